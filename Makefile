@@ -1,0 +1,35 @@
+# Two commands for a new user: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: demo test test-slow build venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Builds custom_ops/ with Bazel (installing bazel-bootstrap when missing and root)
+# and copies the op library into tfcompress/lib/; falls back to the pure-TF path.
+build: $(STAMP)
+	PY=$(PY) bash tools/build_ops.sh
+
+demo: build
+	$(PY) bin/train.py --flagfile=configs/demo.flags
+
+test: build
+	$(PY) -m pytest -q
+
+test-slow: build
+	$(PY) -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) runs reports bench/results tfcompress/lib/*.so
+	-bazel clean --expunge 2>/dev/null
