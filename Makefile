@@ -25,7 +25,8 @@ demo: build
 	$(PY) bin/train.py --flagfile=configs/demo.flags
 
 test: build
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -ra --durations=15 $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)"; fi; exit $$rc
 
 test-slow: build
 	$(PY) -m pytest -q -m slow

@@ -1,0 +1,120 @@
+"""TrainConfig: every setting of a training run, validated before any work starts."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+CONVS = ("standard", "spectral")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Settings of one run; field names match the flags of `bin/train.py`."""
+
+    model: str = "lenet5"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    labels: str | None = None
+    image_size: int | None = None
+    channels: int | None = None
+    limit: int | None = None
+    augment: bool = False
+    model_args: dict = dataclasses.field(default_factory=dict)
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "momentum"
+    lr: float = 0.01
+    momentum: float = 0.9
+    lr_schedule: str = "constant"
+    weight_decay: float = 0.0
+    seed: int = 0
+    deterministic: bool = True
+    run_dir: str = "runs/default"
+    resume: bool = False
+    strategy: str = "default"
+    conv: str = "standard"
+    compress_rate: float = 0.0
+    preserve_energy: float | None = None
+    export: bool = True
+    verbose: int = 2
+
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError naming the first bad setting; return self when all are valid."""
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _choice("strategy", self.strategy, STRATEGIES)
+        _choice("conv", self.conv, CONVS)
+        _positive("epochs", self.epochs)
+        _positive("batch_size", self.batch_size)
+        _positive("lr", self.lr)
+        if self.limit is not None:
+            _positive("limit", self.limit)
+        if self.image_size is not None:
+            _positive("image_size", self.image_size)
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"--momentum must be in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0:
+            raise ValueError(f"--weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0.0 <= self.compress_rate < 1.0:
+            raise ValueError(f"--compress_rate must be in [0, 1), got {self.compress_rate}")
+        if self.preserve_energy is not None and not 0.0 < self.preserve_energy <= 100.0:
+            raise ValueError(f"--preserve_energy must be in (0, 100], got {self.preserve_energy}")
+        if self.conv == "standard" and (self.compress_rate or self.preserve_energy):
+            raise ValueError("--compress_rate/--preserve_energy need --conv=spectral "
+                             f"(got --conv={self.conv})")
+        if self.data_dir is not None and not os.path.isdir(self.data_dir):
+            raise FileNotFoundError(f"--data_dir {self.data_dir!r} is not a directory")
+        if self.strategy == "multi_worker" and "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                             "(cluster spec and this worker's task); it is not set")
+        return self
+
+    def to_json(self) -> str:
+        """The settings as JSON (written to the run directory)."""
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        """Settings written by `to_json`; unknown keys are an error."""
+        values = json.loads(text)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown settings {unknown} in run config; expected a subset of {sorted(names)}")
+        return cls(**values)
+
+
+def parse_model_args(text: str) -> dict:
+    """Parse `key=value,key=value` (values as int, float, bool or str) for `--model_args`."""
+    args = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        if "=" not in item:
+            raise ValueError(f"--model_args item {item!r} is not key=value")
+        key, value = (s.strip() for s in item.split("=", 1))
+        args[key] = _literal(value)
+    return args
+
+
+def _literal(value: str):
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _choice(flag: str, value: str, choices: tuple) -> None:
+    if value not in choices:
+        raise ValueError(f"--{flag} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _positive(flag: str, value) -> None:
+    if value is None or value <= 0:
+        raise ValueError(f"--{flag} must be > 0, got {value}")
