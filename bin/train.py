@@ -4,12 +4,10 @@ import dataclasses
 import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
-
-from tfcompress.training import config as cfg  # noqa: E402
+from tfcompress import cli
+from tfcompress.training import config as cfg
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "lenet5", "Model name (see tfcompress.models.names()).")
@@ -69,4 +67,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)
