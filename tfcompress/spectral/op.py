@@ -1,15 +1,70 @@
 """The `spectral_mul` product: compiled custom op when loaded, pure TensorFlow otherwise.
 
 y[n, f, k] = sum_c x[n, c, k] * conj(w[f, c, k])   (complex64)
+
+The compiled op (custom_ops/spectral, built by `make build`) is one kernel,
+`SpectralMul`, with attributes that transpose or conjugate each operand:
+
+    product[i, j, k] = sum_r opA(i, r, k) * opB(j, r, k)
+
+so that the forward product and both of its gradients are the same kernel
+reading its operands in place (no permuted copies). The library is searched
+for, in order, at $TFCOMPRESS_OP_LIBRARY, tfcompress/lib/_spectral_ops.so and
+<repo>/bazel-bin/custom_ops/spectral/spectral_ops.so, and loaded once.
 """
+import functools
+import os
+import pathlib
+import threading
+from typing import NamedTuple
+
 import tensorflow as tf
+from absl import logging
 
 IMPLEMENTATIONS = ("auto", "op", "tf")
+LIBRARY_ENV = "TFCOMPRESS_OP_LIBRARY"
+_PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1]
+_BUILD_HINT = (f"build it with `make build` (Bazel), or set {LIBRARY_ENV} to the path "
+               "of a built spectral_ops.so")
+
+
+def library_candidates() -> list[pathlib.Path]:
+    """Paths searched for the compiled op library, in order."""
+    paths = [pathlib.Path(os.environ[LIBRARY_ENV])] if os.environ.get(LIBRARY_ENV) else []
+    return paths + [_PACKAGE_DIR / "lib" / "_spectral_ops.so",
+                    _PACKAGE_DIR.parent / "bazel-bin" / "custom_ops" / "spectral" / "spectral_ops.so"]
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+def _library():
+    """The loaded op module, or None; searched once, even from concurrent replica threads."""
+    with _LOAD_LOCK:
+        return _load_library()
+
+
+@functools.cache
+def _load_library():
+    """The loaded op module, or None after one warning naming what was tried."""
+    tried = []
+    for path in library_candidates():
+        if not path.is_file():
+            tried.append(f"{path} (absent)")
+            continue
+        try:
+            return tf.load_op_library(str(path))
+        except (tf.errors.OpError, OSError) as err:  # stale ABI, missing symbols
+            tried.append(f"{path} (failed to load: {err})")
+    logging.warning("tfcompress: the compiled spectral_mul op is not available [%s]; using the "
+                    "slower pure-TensorFlow path (tf.einsum). To use the op, %s.",
+                    "; ".join(tried), _BUILD_HINT)
+    return None
 
 
 def op_loaded() -> bool:
-    """Whether the compiled spectral op library is loaded (initial version: never)."""
-    return False
+    """Whether the compiled spectral op library is loaded (loads it on first call)."""
+    return _library() is not None
 
 
 def spectral_mul_reference(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
@@ -17,8 +72,89 @@ def spectral_mul_reference(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
     return tf.einsum("nck,fck->nfk", x, tf.math.conj(w))
 
 
+def _check_operands(x: tf.Tensor, w: tf.Tensor) -> None:
+    """Raises a clear error unless x[N,C,K] and w[F,C,K] are complex64 with matching C and K."""
+    for name, t in (("x", x), ("w", w)):
+        if t.dtype != tf.complex64:
+            raise TypeError(f"spectral_mul: {name} must be complex64, got {t.dtype.name}")
+        if t.shape.rank is not None and t.shape.rank != 3:
+            raise ValueError(f"spectral_mul: {name} must have rank 3 ({name}[rows, C, K]), "
+                             f"got shape {t.shape}")
+    for axis, what in ((1, "C (input channels)"), (2, "K (frequencies)")):
+        if (x.shape.rank and w.shape.rank and x.shape[axis] is not None
+                and w.shape[axis] is not None and x.shape[axis] != w.shape[axis]):
+            raise ValueError(f"spectral_mul: {what} must match, got x of shape {x.shape} "
+                             f"and w of shape {w.shape}")
+
+
 def spectral_mul(x: tf.Tensor, w: tf.Tensor, implementation: str = "auto") -> tf.Tensor:
-    """Complex product x[N,C,K] * conj(w[F,C,K]) summed over C -> y[N,F,K]."""
+    """Complex product x[N,C,K] * conj(w[F,C,K]) summed over C -> y[N,F,K].
+
+    implementation: "op" (the compiled kernel; error when it is not built),
+    "tf" (tf.einsum), or "auto" (the op when loaded, else tf). Both agree to
+    float32 rounding and have the same gradients.
+    """
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
-    return spectral_mul_reference(x, w)
+    x = tf.convert_to_tensor(x)
+    w = tf.convert_to_tensor(w)
+    _check_operands(x, w)
+    if implementation == "tf" or (implementation == "auto" and not op_loaded()):
+        return spectral_mul_reference(x, w)
+    return _require_library("spectral_mul(implementation='op')").spectral_mul(x, w)
+
+
+def _require_library(caller: str):
+    """The loaded op module; RuntimeError saying how to build it when absent."""
+    library = _library()
+    if library is None:
+        raise RuntimeError(f"{caller}: the compiled op library is not loaded (searched "
+                           f"{[str(p) for p in library_candidates()]}); {_BUILD_HINT}, "
+                           "or use implementation='tf'")
+    return library
+
+
+class _Operand(NamedTuple):
+    """A tensor read as op(i, r): stored [r, i] when transposed, conjugated when conj."""
+    tensor: tf.Tensor
+    transposed: bool
+    conj: bool
+
+
+def _product(p: _Operand, q: _Operand) -> tf.Tensor:
+    """out[i, j, k] = sum_r p(i, r, k) * q(j, r, k), one SpectralMul call."""
+    return _require_library("SpectralMul").spectral_mul(
+        p.tensor, q.tensor, transpose_a=p.transposed, transpose_b=q.transposed,
+        conj_a=p.conj, conj_b=q.conj)
+
+
+@tf.RegisterGradient("SpectralMul")
+def _spectral_mul_grad(op: tf.Operation, grad: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Gradients of SpectralMul as two more SpectralMul calls (TF's complex convention).
+
+    For out(i, j) = sum_r opA(i, r) opB(j, r), TF's gradient with respect to
+    opA is sum_j grad(i, j) conj(opB(j, r)) (as for tf.matmul); when opA =
+    conj(a) the gradient of a is its conjugate, so grad is conjugated iff
+    conj_a and b iff conj_a == conj_b. Likewise for b. A transposed operand
+    gets its gradient written transposed by swapping the product's operands.
+    """
+    a, b = op.inputs
+    transpose_a, transpose_b, conj_a, conj_b = (
+        op.get_attr(name) for name in ("transpose_a", "transpose_b", "conj_a", "conj_b"))
+    same_conj = conj_a == conj_b
+    # grad_a(i, r) = sum_j grad(i, j) * b(r, j), each read and conjugated as above.
+    g_rows_i = _Operand(grad, False, conj_a)
+    b_rows_r = _Operand(b, not transpose_b, same_conj)
+    grad_a = (_product(b_rows_r, g_rows_i) if transpose_a else _product(g_rows_i, b_rows_r))
+    # grad_b(j, r) = sum_i grad'(i, j) * a'(r, i).
+    g_rows_j = _Operand(grad, True, conj_b)
+    a_rows_r = _Operand(a, not transpose_a, same_conj)
+    grad_b = (_product(a_rows_r, g_rows_j) if transpose_b else _product(g_rows_j, a_rows_r))
+    return grad_a, grad_b
+
+
+def spectral_mul_op(a: tf.Tensor, b: tf.Tensor, transpose_a: bool = False,
+                    transpose_b: bool = False, conj_a: bool = False,
+                    conj_b: bool = True) -> tf.Tensor:
+    """The compiled SpectralMul with all its attributes (see the module docstring)."""
+    return _product(_Operand(a, transpose_a, conj_a), _Operand(b, transpose_b, conj_b))

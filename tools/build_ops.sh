@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds the custom-op library with Bazel (offline, see WORKSPACE) and installs
+# it as tfcompress/lib/_spectral_ops.so, where tfcompress looks for it first.
+#
+# Usage (the Makefile's `make build`): PY=.venv/bin/python bash tools/build_ops.sh
+#   PY=...        the Python with TensorFlow (default .venv/bin/python, else python3)
+#   STRICT=1      any failure exits non-zero (CI); by default a failure is reported
+#                 and tfcompress runs its pure-TensorFlow path instead
+#   CUDA=1        build and install the library with its CUDA kernel (--config=cuda)
+#   CUDA_CHECK=1  also compile and link the CUDA variant (nvcc, no GPU needed)
+#                 without installing it
+# Installs Debian's bazel-bootstrap with apt-get when bazel is missing and the
+# user is root. A rebuild with nothing changed takes about a second.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+TARGET=//custom_ops/spectral:spectral_ops.so
+BUILT=bazel-bin/custom_ops/spectral/spectral_ops.so
+INSTALLED=tfcompress/lib/_spectral_ops.so
+STRICT=${STRICT:-0}
+
+step() { echo "build_ops: $*"; }
+
+# Reports a failed step; exits 1 under STRICT=1, else 0 (pure-TF fallback).
+fail() {
+  echo "build_ops: FAILED: $*" >&2
+  if [[ -e "${INSTALLED}" ]]; then
+    echo "build_ops: tfcompress keeps using the library built earlier, ${INSTALLED}" >&2
+  else
+    echo "build_ops: tfcompress will use its pure-TensorFlow path (no compiled op)" >&2
+  fi
+  if [[ "${STRICT}" == 1 ]]; then exit 1; fi
+  exit 0
+}
+
+if ! command -v bazel >/dev/null; then
+  if [[ "$(id -u)" == 0 ]]; then
+    step "bazel not found: apt-get install -y bazel-bootstrap"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends bazel-bootstrap; } \
+      || fail "apt-get install bazel-bootstrap"
+  else
+    step "bazel not found; to build the op library, run:"
+    echo "    sudo apt-get install -y bazel-bootstrap && make build"
+    fail "bazel is not installed"
+  fi
+fi
+
+config=()
+if [[ "${CUDA:-0}" == 1 ]]; then config=(--config=cuda); fi
+
+step "configure: ./configure.sh (PY=${PY:-.venv/bin/python or python3})"
+./configure.sh || fail "./configure.sh"
+
+step "bazel build ${config[*]} ${TARGET}"
+bazel build "${config[@]}" "${TARGET}" || fail "bazel build ${config[*]} ${TARGET}"
+
+step "install ${BUILT} -> ${INSTALLED}"
+mkdir -p "$(dirname "${INSTALLED}")"
+install -m 0755 "${BUILT}" "${INSTALLED}" || fail "install ${INSTALLED}"
+
+if [[ "${CUDA_CHECK:-0}" == 1 && "${CUDA:-0}" != 1 ]]; then
+  step "CUDA check: bazel build --config=cuda ${TARGET} (not installed)"
+  if ! bazel build --config=cuda "${TARGET}"; then
+    echo "build_ops: FAILED: CUDA check (the installed CPU library is unaffected)" >&2
+    if [[ "${STRICT}" == 1 ]]; then exit 1; fi
+  fi
+fi
+step "done: ${INSTALLED}"
