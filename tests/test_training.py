@@ -147,7 +147,11 @@ def test_multi_worker_two_processes_end_with_identical_weights(tmp_path):
             [sys.executable, TRAIN, "--flagfile=configs/train_smoke.flags", f"--run_dir={run}",
              "--strategy=multi_worker", "--epochs=1", "--noexport"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    try:
+        outputs = [p.communicate(timeout=300)[0] for p in procs]
+    finally:
+        for p in procs:  # a worker whose peer died waits forever in a collective
+            p.kill()
     assert [p.returncode for p in procs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
     chief = variables_of(str(run / "checkpoints"))
     other = variables_of(str(run / "checkpoints" / "_worker_1"))

@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Run benchmark suites: `bin/benchmark.py --suite=spectral` writes bench/results/spectral.csv.
+
+Prints the ratios measured in this one process (never compare absolute times
+across runs on these noisy machines); `--quick` is a seconds-long smoke run.
+"""
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+import tfcompress  # noqa: E402,F401  (the Keras 2 rule before TensorFlow loads)
+from tfcompress import benchmarks  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("suite", ["spectral"],
+                  "Comma-separated suites: " + ", ".join(sorted(benchmarks.SUITES)))
+flags.DEFINE_string("out_dir", "bench/results", "Directory for <suite>.csv and <suite>_ratios.csv.")
+flags.DEFINE_integer("repeats", 5, "Timed repeats per measurement (the median is kept).",
+                     lower_bound=1)
+flags.DEFINE_bool("quick", False, "Tiny sizes and the given repeats: a smoke run for tests.")
+
+
+def main(argv):
+    """Validate the suite names, run them, print the ratios."""
+    del argv
+    unknown = [name for name in FLAGS.suite if name not in benchmarks.SUITES]
+    if unknown or not FLAGS.suite:
+        raise app.UsageError(f"--suite: unknown or missing suites {unknown or FLAGS.suite}; "
+                             f"expected some of {sorted(benchmarks.SUITES)}")
+    # Each timed layer gets its own tf.function; TF's retracing warning is noise here.
+    tf.get_logger().setLevel("ERROR")
+    results = benchmarks.run_suites(FLAGS.suite, FLAGS.out_dir, FLAGS.repeats, FLAGS.quick)
+    for name, result in results.items():
+        print(benchmarks.format_ratios(name, result))
+        print(f"[{name}] wrote {os.path.join(FLAGS.out_dir, name + '.csv')} and {name}_ratios.csv")
+
+
+if __name__ == "__main__":
+    app.run(main)

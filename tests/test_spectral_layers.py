@@ -1,0 +1,225 @@
+"""SpectralConv1D/2D against tf.nn.conv, an independent NumPy band-limited reference, gradients."""
+import math
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from tfcompress import SpectralConv1D, SpectralConv2D
+from tfcompress.spectral.fft_conv import spectral_conv
+from tfcompress.spectral.op import op_loaded
+
+RNG = np.random.default_rng(0)
+
+
+def randn(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+# ---------------------------------------------------------------- NumPy reference
+def same_pads(size, k, s):
+    total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def numpy_band(fft_shape, rate):
+    """Boolean mask over the rfft half spectrum: the band written from the spec, without bands.py."""
+    height, width = (fft_shape[0], fft_shape[1]) if len(fft_shape) == 2 else (1, fft_shape[0])
+    half = width // 2 + 1
+    coefficients = []
+    for fy in range(height):
+        for fx in range(half):
+            a = min(fy, height - fy)
+            coefficients.append(((a * width) ** 2 + (fx * height) ** 2, a, fx, fy > height - fy, fy))
+    coefficients.sort()
+    count = max(1, int(round((1 - rate) * len(coefficients))))
+    kept = {(c[4], c[2]) for c in coefficients[:count]}
+    fy, fx = coefficients[count - 1][4], coefficients[count - 1][2]
+    if fx == 0 or 2 * fx == width:  # never keep half of a conjugate pair
+        kept.add(((height - fy) % height, fx))
+    mask = np.zeros((height, half), bool)
+    for fy, fx in kept:
+        mask[fy, fx] = True
+    return mask if len(fft_shape) == 2 else mask[0]
+
+
+def numpy_spectral_conv(x, w, strides, padding, rate):
+    """Band-limited cross-correlation with numpy.fft: pad, FFT to padded + k - 1, mask, crop."""
+    rank = w.ndim - 2
+    strides = (strides,) * rank
+    pads = [same_pads(n, k, s) if padding == "same" else (0, 0)
+            for n, k, s in zip(x.shape[1:-1], w.shape[:-2], strides)]
+    x = np.pad(x, [(0, 0), *pads, (0, 0)]).astype(np.float64)
+    fft_shape = tuple(n + k - 1 for n, k in zip(x.shape[1:-1], w.shape[:-2]))
+    axes = tuple(range(1, rank + 1))
+    xf = np.fft.rfftn(x, s=fft_shape, axes=axes)                    # N, *spectrum, C
+    wf = np.fft.rfftn(w.astype(np.float64), s=fft_shape, axes=tuple(range(rank)))  # *spectrum, C, F
+    mask = numpy_band(fft_shape, rate)
+    yf = np.einsum("n...c,...cf->n...f", xf, np.conj(wf)) * mask[None, ..., None]
+    y = np.fft.irfftn(yf, s=fft_shape, axes=axes)
+    window = tuple(slice(0, n - k + 1, s) for n, k, s in zip(x.shape[1:-1], w.shape[:-2], strides))
+    return y[(slice(None),) + window].astype(np.float32)
+
+
+# ---------------------------------------------------------------- exactness at r = 0
+@pytest.mark.parametrize("shape,kernel,strides,padding", [
+    ((1, 7, 7, 3), (3, 3), 1, "same"), ((2, 8, 6, 3), (3, 3), 2, "same"),
+    ((2, 9, 8, 2), (4, 5), 2, "valid"), ((3, 6, 7, 2), (2, 2), 1, "valid"),
+    ((2, 5, 5, 4), (5, 5), 1, "valid"), ((1, 10, 9, 2), (1, 1), 2, "same"),
+])
+def test_rate_zero_equals_conv2d(shape, kernel, strides, padding):
+    x, w, b = randn(*shape), randn(*kernel, shape[-1], 4), randn(4)
+    layer = SpectralConv2D(4, kernel, strides=strides, padding=padding)
+    layer.build(shape)
+    layer.set_weights([w, b])
+    expected = tf.nn.bias_add(tf.nn.conv2d(x, w, strides, padding.upper()), b)
+    np.testing.assert_allclose(layer(x), expected, atol=2e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("length,kernel,strides,padding", [
+    (16, 5, 1, "same"), (17, 4, 2, "same"), (20, 7, 3, "valid"), (9, 9, 1, "valid")])
+def test_rate_zero_equals_conv1d(length, kernel, strides, padding):
+    x, w = randn(2, length, 3), randn(kernel, 3, 5)
+    conv = keras.layers.Conv1D(5, kernel, strides=strides, padding=padding)
+    conv.build(x.shape)
+    conv.set_weights([w, randn(5)])
+    layer = SpectralConv1D(5, kernel, strides=strides, padding=padding)
+    layer.build(x.shape)
+    layer.set_weights(conv.get_weights())  # drop-in: same kernel layout as Conv1D
+    np.testing.assert_allclose(layer(x), conv(x), atol=2e-5 * np.abs(conv(x)).max())
+
+
+# ---------------------------------------------------------------- band-limited against NumPy
+@pytest.mark.parametrize("rate", [0.3, 0.5, 0.8])
+@pytest.mark.parametrize("shape,kernel,strides,padding", [
+    ((2, 8, 8, 3), (3, 3), 1, "same"), ((1, 7, 9, 2), (3, 2), 2, "same"),
+    ((2, 9, 6, 2), (4, 3), 1, "valid")])
+def test_band_limited_2d_matches_numpy(rate, shape, kernel, strides, padding):
+    x, w = randn(*shape), randn(*kernel, shape[-1], 3)
+    got = spectral_conv(x, w, strides, padding, compress_rate=rate)
+    expected = numpy_spectral_conv(x, w, strides, padding, rate)
+    np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max() + 1e-6)
+
+
+@pytest.mark.parametrize("rate", [0.25, 0.6])
+@pytest.mark.parametrize("strides,padding", [(1, "same"), (2, "valid")])
+def test_band_limited_1d_matches_numpy(rate, strides, padding):
+    x, w = randn(3, 21, 2), randn(6, 2, 4)
+    got = spectral_conv(x, w, strides, padding, compress_rate=rate)
+    np.testing.assert_allclose(got, numpy_spectral_conv(x, w, strides, padding, rate), atol=2e-5)
+
+
+def test_error_to_full_spectrum_shrinks_as_rate_falls():
+    x, w = randn(2, 12, 12, 3), randn(3, 3, 3, 4)
+    exact = tf.nn.conv2d(x, w, 1, "SAME")
+    errors = [float(tf.norm(spectral_conv(x, w, compress_rate=r) - exact))
+              for r in (0.9, 0.75, 0.5, 0.25, 0.1)]
+    assert all(a > b for a, b in zip(errors, errors[1:])), errors
+    assert errors[-1] < 0.5 * errors[0]
+
+
+@pytest.mark.skipif(not op_loaded() and os.environ.get("TFCOMPRESS_REQUIRE_OP") != "1",
+                    reason="compiled spectral op library not loaded")
+@pytest.mark.parametrize("rank", [1, 2])
+def test_op_and_tf_implementations_agree(rank):
+    x = randn(3, 11, 10, 4) if rank == 2 else randn(3, 40, 4)
+    w = randn(*(3,) * rank, 4, 6)
+    results, gradients = {}, {}
+    for impl in ("op", "tf"):
+        x_t, w_t = tf.constant(x), tf.constant(w)
+        with tf.GradientTape() as tape:
+            tape.watch([x_t, w_t])
+            results[impl] = spectral_conv(x_t, w_t, compress_rate=0.5, implementation=impl)
+            loss = tf.reduce_sum(results[impl] * np.cos(np.arange(results[impl].shape[-1])))
+        gradients[impl] = tape.gradient(loss, [x_t, w_t])
+    np.testing.assert_allclose(results["op"], results["tf"], atol=1e-5 * np.abs(results["tf"]).max())
+    for got, expected in zip(gradients["op"], gradients["tf"]):
+        np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max())
+
+
+# ---------------------------------------------------------------- gradients
+@pytest.mark.parametrize("rank,rate,strides", [(2, 0.5, 1), (2, 0.7, 2), (1, 0.5, 1)])
+def test_gradients_of_band_limited_function(rank, rate, strides):
+    x = randn(2, 5, 6, 2) if rank == 2 else randn(2, 9, 2)
+    w = randn(*(3,) * rank, 2, 3)
+
+    def of_x(x_):
+        return spectral_conv(x_, tf.constant(w), strides, "same", compress_rate=rate)
+
+    def of_w(w_):
+        return spectral_conv(tf.constant(x), w_, strides, "same", compress_rate=rate)
+
+    for fn, arg in ((of_x, x), (of_w, w)):
+        theoretical, numerical = tf.test.compute_gradient(fn, [tf.constant(arg)], delta=1e-2)
+        np.testing.assert_allclose(theoretical[0], numerical[0], atol=5e-3 * np.abs(numerical[0]).max())
+
+
+def test_input_gradient_is_band_limited():
+    """The input gradient of a single output equals the NumPy reference's adjoint (no full-band leak)."""
+    x, w = randn(1, 8, 8, 1), randn(3, 3, 1, 1)
+    x_t = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x_t)
+        y = spectral_conv(x_t, tf.constant(w), compress_rate=0.6)
+        picked = y[0, 4, 4, 0]
+    grad = tape.gradient(picked, x_t).numpy()
+    basis = np.eye(64, dtype=np.float32).reshape(64, 1, 8, 8, 1)
+    adjoint = np.array([numpy_spectral_conv(e, w, 1, "same", 0.6)[0, 4, 4, 0] for e in basis])
+    np.testing.assert_allclose(grad.ravel(), adjoint, atol=1e-5)
+
+
+# ---------------------------------------------------------------- preserve_energy, rate, flops
+def test_preserve_energy_rate_matches_numpy_prefix():
+    x = randn(2, 10, 10, 2)
+    layer = SpectralConv2D(3, 3, preserve_energy=70)
+    y = layer(x)
+    fft_shape = (14, 14)  # 10 + 2 (same padding) + 3 - 1
+    xf = np.fft.rfft2(np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)]).astype(np.float64),
+                      s=fft_shape, axes=(1, 2))
+    weights = np.where(np.isin(np.arange(8), [0, 7]), 1.0, 2.0)  # edge columns count once
+    energy = (np.abs(xf) ** 2).sum(axis=(0, 3)) * weights
+    total = energy.sum()
+    best = None
+    for count in range(1, energy.size + 1):  # shortest pair-closed band holding 70%
+        rate = 1 - count / energy.size
+        band = numpy_band(fft_shape, rate)
+        if band.sum() == count and energy[band].sum() >= 0.7 * total:
+            best = count
+            break
+    assert float(layer.compress_rate_reached) == pytest.approx(1 - best / energy.size, abs=1e-6)
+    band = numpy_band(fft_shape, 1 - best / energy.size)
+    assert band.sum() == best
+    w = layer.kernel.numpy()
+    wf = np.fft.rfft2(w.astype(np.float64), s=fft_shape, axes=(0, 1))
+    yf = np.einsum("nabc,abcf->nabf", xf, np.conj(wf)) * band[None, :, :, None]
+    expected = np.fft.irfftn(yf, s=fft_shape, axes=(1, 2))[:, :10, :10]
+    np.testing.assert_allclose(y, expected, atol=1e-4)
+
+
+def test_preserve_energy_100_keeps_everything():
+    x = randn(2, 6, 6, 2)
+    full = SpectralConv2D(3, 3)
+    full.build(x.shape)
+    energy = SpectralConv2D(3, 3, preserve_energy=100)
+    energy.build(x.shape)
+    energy.set_weights(full.get_weights())
+    np.testing.assert_allclose(energy(x), full(x), atol=1e-5)
+    assert float(energy.compress_rate_reached) == 0.0
+
+
+def test_rate_reached_and_flops():
+    layer = SpectralConv2D(8, 3, compress_rate=0.5)
+    assert layer.compress_rate_reached is None
+    layer.build((None, 16, 16, 4))
+    k = 20 * 11  # FFT 16 + 2 + 3 - 1 = 20, rfft half width 11
+    kept = layer.plan.kept.size
+    assert kept in (110, 111) and layer.compress_rate_reached == pytest.approx(1 - kept / k)
+    fft = 2.5 * 400 * math.log2(400)
+    ffts = (2 * 4 + 2 * 8) * fft  # rfft of 2 x 4 input slices, irfft of 2 x 8 output slices
+    kernel_dft = 4 * 9 * 4 * 8 * kept
+    assert layer.flops((2, 16, 16, 4)) == round(ffts + kernel_dft + 8 * 2 * 4 * 8 * kept)
+    assert layer.flops((None, 16, 16, 4)) < layer.flops((2, 16, 16, 4))
+    full = SpectralConv2D(8, 3)
+    assert full.flops((1, 16, 16, 4)) > layer.flops((1, 16, 16, 4))

@@ -1,0 +1,115 @@
+"""Benchmark suites behind ``bin/benchmark.py``: a registry, a timer and a CSV writer.
+
+A suite is a module with ``run(quick: bool, repeats: int) -> SuiteResult``,
+registered in ``SUITES`` by name (modules are imported only when run, so a
+suite may depend on anything). ``run_suites`` writes ``<out_dir>/<suite>.csv``
+(one row per measurement) and ``<out_dir>/<suite>_ratios.csv`` (the ratios
+measured in this one process: these machines are noisy, so absolute times are
+never compared across runs).
+"""
+import csv
+import dataclasses
+import importlib
+import os
+import statistics
+import time
+from typing import Any, Callable, Sequence
+
+import tensorflow as tf
+
+SUITES: dict[str, str] = {
+    "spectral": "tfcompress.benchmarks.spectral",
+    "fold": "tfcompress.benchmarks.fold",
+}
+
+
+RATIO_COLUMNS = ("ratio", "value", "target")
+
+
+@dataclasses.dataclass
+class SuiteResult:
+    """What a suite measured: CSV rows, ratios (``name``, ``value``, ``target``) and notes."""
+
+    rows: list[dict] = dataclasses.field(default_factory=list)
+    ratios: list[dict] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def add_ratio(self, name: str, value: float, target: str = "") -> None:
+        """Record ``value`` (e.g. a time ratio) under ``name`` with the target it is judged by."""
+        self.ratios.append({"ratio": name, "value": value, "target": target})
+
+
+def get_suite(name: str) -> Callable[[bool, int], SuiteResult]:
+    """The ``run`` function of the suite called ``name``."""
+    if name not in SUITES:
+        raise ValueError(f"unknown benchmark suite {name!r}; expected one of {sorted(SUITES)}")
+    return importlib.import_module(SUITES[name]).run
+
+
+def device_name() -> str:
+    """'GPU' when TensorFlow sees one, else 'CPU' (recorded beside every timing)."""
+    return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+
+
+def _wait(result: Any) -> None:
+    """Block until every tensor in ``result`` is computed (GPU work is asynchronous)."""
+    for value in tf.nest.flatten(result):
+        if isinstance(value, tf.Tensor):
+            value.numpy()
+
+
+def time_fn(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall seconds of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones.
+
+    ``fn`` should return something small (e.g. a scalar) that depends on all
+    its work; it is fetched to the host to wait for the device.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, "
+                         f"warmup={warmup}")
+    for _ in range(warmup):
+        _wait(fn())
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _wait(fn())
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
+
+
+def write_csv(rows: Sequence[dict], path: str, columns: Sequence[str] | None = None) -> str:
+    """Write ``rows`` to ``path``; return the path.
+
+    ``columns`` defaults to every key of ``rows`` in first-seen order.
+    """
+    columns = columns or list(dict.fromkeys(key for row in rows for key in row))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def format_ratios(suite: str, result: SuiteResult) -> str:
+    """Human-readable ratios and notes of one suite, one per line."""
+    lines = [f"[{suite}] {note}" for note in result.notes]
+    for ratio in result.ratios:
+        target = f"  (target {ratio['target']})" if ratio["target"] else ""
+        lines.append(f"[{suite}] {ratio['ratio']}: {ratio['value']:.3f}{target}")
+    return "\n".join(lines)
+
+
+def run_suites(names: Sequence[str], out_dir: str, repeats: int = 5,
+               quick: bool = False) -> dict[str, SuiteResult]:
+    """Run the named suites; write ``<suite>.csv`` and ``<suite>_ratios.csv`` under ``out_dir``."""
+    if not names:
+        raise ValueError("no benchmark suite named; expected some of " + ", ".join(sorted(SUITES)))
+    suites = {name: get_suite(name) for name in names}  # unknown names fail before any timing
+    results = {}
+    for name, run in suites.items():
+        result = run(quick, repeats)
+        write_csv(result.rows, os.path.join(out_dir, f"{name}.csv"))
+        write_csv(result.ratios, os.path.join(out_dir, f"{name}_ratios.csv"), RATIO_COLUMNS)
+        results[name] = result
+    return results

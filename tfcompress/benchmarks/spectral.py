@@ -1,0 +1,157 @@
+"""Spectral suite: spectral_mul op vs tf.einsum, MAC time vs rate, spectral vs spatial layers.
+
+Measured in one process, forward + backward throughout (the cost of a
+training step), on whatever device TensorFlow picks:
+
+(a) ``op_vs_tf``: spectral_mul, compiled op vs the ``tf.einsum`` path, at the
+    shapes of ResNet-18's 3x3 convolutions on CIFAR (batch 32, all K kept).
+(b) ``mac_vs_rate``: spectral_mul time at the K kept for r = 0.5 and 0.75
+    against r = 0 (the "auto" implementation).
+(c) ``conv1d_long``: SpectralConv1D vs keras Conv1D for long kernels
+    (length 1024, kernel 64, 64 -> 64 channels, batch 32), r = 0 and 0.5.
+(d) ``conv2d_3x3``: SpectralConv2D vs keras Conv2D, 3x3 kernels at the
+    ResNet-18 CIFAR shapes, r = 0 and 0.5 (spatial convolution is expected to
+    win there).
+Ratios are "baseline seconds / measured seconds" (> 1: faster than the
+baseline) except for (b), where they are time fractions of r = 0.
+"""
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from tfcompress.benchmarks import SuiteResult, device_name, time_fn
+from tfcompress.spectral.fft_conv import make_plan
+from tfcompress.spectral.layers import SpectralConv1D, SpectralConv2D
+from tfcompress.spectral.op import op_loaded
+from tfcompress.spectral.op_benchmark import benchmark_op
+
+# (spatial size, channels) of ResNet-18's 3x3 convolutions in its four CIFAR stages.
+RESNET18_CIFAR = ((32, 64), (16, 128), (8, 256), (4, 512))
+RATE_TARGETS = {0.5: "<= 0.6", 0.75: "<= 0.35"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """Problem sizes of the suite: full (the issue's) or quick (a smoke run for tests)."""
+
+    batch: int
+    resnet_layers: tuple[tuple[int, int], ...]
+    conv1d: tuple[int, int, int]  # length, kernel, channels
+
+
+FULL = Sizes(batch=32, resnet_layers=RESNET18_CIFAR, conv1d=(1024, 64, 64))
+QUICK = Sizes(batch=2, resnet_layers=((8, 4), (4, 8)), conv1d=(64, 8, 4))
+
+
+def kept_coefficients(size: int, kernel: int, rate: float) -> int:
+    """Number of rfft coefficients a 'same' kernel x kernel SpectralConv2D on size x size keeps."""
+    return make_plan((size, size), (kernel, kernel), (1, 1), "same", rate).kept.size
+
+
+def _auto_implementation() -> str:
+    """What implementation="auto" runs: the compiled op when loaded, else tf.einsum."""
+    return "op" if op_loaded() else "tf"
+
+
+def _row(case: str, shape: str, variant: str, rate: float, seconds: float, repeats: int) -> dict:
+    return {"case": case, "shape": shape, "variant": variant, "compress_rate": rate,
+            "seconds": seconds, "repeats": repeats, "device": device_name()}
+
+
+def op_vs_tf(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
+    """(a) spectral_mul forward+backward: compiled op vs tf.einsum."""
+    shapes = [(sizes.batch, c, c, kept_coefficients(s, 3, 0.0)) for s, c in sizes.resnet_layers]
+    if not op_loaded():
+        result.notes.append("(a) the compiled op library is not loaded: only tf.einsum timed; "
+                            "build it (make build) to compare")
+    for row in benchmark_op(shapes, repeats):
+        result.rows.append(_row("op_vs_tf", row["shape"], row["implementation"], 0.0,
+                                row["seconds"], repeats))
+        if row["implementation"] == "op":
+            result.add_ratio(f"(a) spectral_mul fwd+bwd, op speed-up over tf.einsum, "
+                             f"NxCxFxK={row['shape']}", row["ratio"], ">= 1.5 on CPU")
+
+
+def mac_vs_rate(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
+    """(b) spectral_mul forward+backward time at the K kept for each rate, against r = 0."""
+    implementation = _auto_implementation()
+    rates = (0.0, *RATE_TARGETS)
+    for size, channels in sizes.resnet_layers:
+        shapes = [(sizes.batch, channels, channels, kept_coefficients(size, 3, r)) for r in rates]
+        rows = [row for row in benchmark_op(shapes, repeats)
+                if row["implementation"] == implementation]
+        seconds = {rate: row["seconds"] for rate, row in zip(rates, rows)}
+        for rate, row in zip(rates, rows):
+            result.rows.append(_row("mac_vs_rate", row["shape"], implementation, rate,
+                                    row["seconds"], repeats))
+        for rate, target in RATE_TARGETS.items():
+            result.add_ratio(f"(b) spectral_mul[{implementation}] fwd+bwd time, r={rate} / r=0, "
+                             f"{size}x{size}x{channels}", seconds[rate] / seconds[0.0], target)
+
+
+def _train_step(layer: keras.layers.Layer, x: np.ndarray):
+    """A no-argument callable: the layer's output and its input and weight gradients.
+
+    Input and output cotangent are arguments of the tf.function, not captured
+    constants, so that graph optimisation cannot fold any of the work away.
+    """
+    inputs = tf.constant(x)
+    layer.build(inputs.shape)
+    cotangent = tf.random.stateless_normal(layer.compute_output_shape(inputs.shape), seed=[0, 1])
+
+    @tf.function
+    def step(inputs, cotangent):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(layer(inputs) * cotangent)
+        gradients = tape.gradient(loss, [inputs, *layer.trainable_variables])
+        return tf.add_n([tf.reduce_sum(g) for g in gradients])
+
+    return lambda: step(inputs, cotangent)
+
+
+def _compare_layers(case: str, label: str, shape: str, spatial: keras.layers.Layer,
+                    spectral: type, spectral_args: tuple, x: np.ndarray, repeats: int,
+                    result: SuiteResult, target: str) -> None:
+    """Time a keras Conv layer against the spectral layer at r = 0 and 0.5 (fwd+bwd)."""
+    baseline = time_fn(_train_step(spatial, x), repeats)
+    result.rows.append(_row(case, shape, type(spatial).__name__, 0.0, baseline, repeats))
+    implementation = _auto_implementation()
+    for rate in (0.0, 0.5):
+        layer = spectral(*spectral_args, compress_rate=rate)
+        seconds = time_fn(_train_step(layer, x), repeats)
+        result.rows.append(_row(case, shape, f"{spectral.__name__}[{implementation}]", rate,
+                                seconds, repeats))
+        result.add_ratio(f"{label} {spectral.__name__}[{implementation}] speed-up over "
+                         f"{type(spatial).__name__}, fwd+bwd, r={rate}, {shape}",
+                         baseline / seconds, target if rate == 0.5 else "")
+
+
+def conv1d_long(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
+    """(c) long 1-D kernels: SpectralConv1D vs Conv1D."""
+    length, kernel, channels = sizes.conv1d
+    x = np.random.default_rng(0).standard_normal((sizes.batch, length, channels), np.float32)
+    _compare_layers("conv1d_long", "(c)", f"N={sizes.batch} T={length} k={kernel} C=F={channels}",
+                    keras.layers.Conv1D(channels, kernel, padding="same"), SpectralConv1D,
+                    (channels, kernel), x, repeats, result, ">= 3")
+
+
+def conv2d_3x3(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
+    """(d) 3x3 kernels at ResNet-18 shapes: SpectralConv2D vs Conv2D."""
+    rng = np.random.default_rng(0)
+    for size, channels in sizes.resnet_layers:
+        x = rng.standard_normal((sizes.batch, size, size, channels), np.float32)
+        _compare_layers("conv2d_3x3", "(d)", f"N={sizes.batch} {size}x{size}x{channels}",
+                        keras.layers.Conv2D(channels, 3, padding="same"), SpectralConv2D,
+                        (channels, 3), x, repeats, result, "")
+
+
+def run(quick: bool = False, repeats: int = 5) -> SuiteResult:
+    """Run (a)-(d) at full or quick sizes; rows and ratios for ``bin/benchmark.py``."""
+    sizes = QUICK if quick else FULL
+    result = SuiteResult()
+    for measure in (op_vs_tf, mac_vs_rate, conv1d_long, conv2d_3x3):
+        measure(sizes, repeats, result)
+    return result
