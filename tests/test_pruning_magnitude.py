@@ -1,0 +1,140 @@
+"""tfcompress.pruning.magnitude: tfmot's cubic schedule, strip, custom layers, bad input, export."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from tfcompress import export, pruning
+
+
+def closed_form(t, s_i, s_f, t0, t1, frequency, power=3):
+    """Zhu & Gupta's sparsity in effect after training step t: the value at the last update step."""
+    if t < t0:
+        return 0.0
+    last = min(t0 + (t - t0) // frequency * frequency, t1)
+    return s_f + (s_i - s_f) * (1 - (last - t0) / (t1 - t0)) ** power
+
+
+class MatMul(keras.layers.Layer):
+    """A custom layer with a `kernel` that neither tfmot's registry nor PrunableLayer knows."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units))
+
+    def call(self, x):
+        return x @ self.kernel
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+class MaskSparsity(keras.callbacks.Callback):
+    """Records (optimizer step, fraction of zeros in each wrapper's mask) after every batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        masks = [layer.pruning_vars[0][1].numpy() for layer in self.model.layers
+                 if hasattr(layer, "pruning_vars")]
+        self.rows.append((int(self.model.optimizer.iterations), [float(np.mean(m == 0)) for m in masks]))
+
+
+def fit_pruned(model, steps, batch=16, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((steps * batch, *model.input_shape[1:]), dtype=np.float32)
+    y = rng.random((steps * batch, *model.output_shape[1:]), dtype=np.float32)
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    record = MaskSparsity()
+    model.fit(x, y, batch_size=batch, epochs=1, callbacks=[*pruning.callbacks(), record], verbose=0)
+    return record.rows
+
+
+def test_cubic_schedule_matches_closed_form_and_reaches_target():
+    model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(50, name="d"),
+                              MatMul(20, name="custom")])
+    wrapped = pruning.prune_low_magnitude(model, 0.8, begin_step=2, end_step=12, initial_sparsity=0.1,
+                                          frequency=2)
+    rows = fit_pruned(wrapped, steps=16)
+    for step, sparsities in rows:
+        expected = closed_form(step, 0.1, 0.8, 2, 12, 2)
+        for value, size in zip(sparsities, (32 * 50, 50 * 20)):
+            assert abs(value - expected) <= 1.0 / size + 1e-9, (step, value, expected)
+    assert rows[-1][1] == pytest.approx([0.8, 0.8], abs=1e-3)
+
+
+def test_strip_gives_plain_model_with_zeros_and_same_outputs():
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.Flatten(), MatMul(10, name="custom")])
+    wrapped = pruning.prune_low_magnitude(model, 0.5, 0, 4, frequency=1)
+    fit_pruned(wrapped, steps=6)
+    x = np.random.default_rng(1).random((4, 8, 8, 1), dtype=np.float32)
+    expected = wrapped(x, training=False).numpy()
+    stripped = pruning.strip(wrapped)
+    assert [type(layer) for layer in stripped.layers] == [keras.layers.Conv2D, keras.layers.Flatten, MatMul]
+    assert not any("prune" in w.name for w in stripped.weights)
+    assert pruning.sparsity(stripped) == pytest.approx({"conv": 0.5, "custom": 0.5}, abs=0.02)
+    np.testing.assert_allclose(stripped(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_layers_argument_prunes_only_those_layers():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, name="a"),
+                              keras.layers.Dense(3, name="b")])
+    wrapped = pruning.prune_low_magnitude(model, 0.6, 0, 2, frequency=1, layers=["b"])
+    assert [type(layer).__name__ for layer in wrapped.layers] == ["Dense", "PruneLowMagnitude"]
+
+
+def test_spectral_conv_is_prunable():
+    layers = pytest.importorskip("tfcompress.spectral.layers")
+    model = keras.Sequential([keras.Input((8, 8, 2)), layers.SpectralConv2D(3, 3, name="spectral")])
+    wrapped = pruning.prune_low_magnitude(model, 0.5, 0, 2, frequency=1)
+    fit_pruned(wrapped, steps=4)
+    stripped = pruning.strip(wrapped)
+    assert isinstance(stripped.layers[0], layers.SpectralConv2D)
+    assert pruning.sparsity(stripped)["spectral"] == pytest.approx(0.5, abs=0.02)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(final_sparsity=1.0), "final_sparsity must be a number in \\[0, 1\\), got 1.0"),
+    (dict(final_sparsity=-0.1), "final_sparsity"),
+    (dict(initial_sparsity=0.9, final_sparsity=0.5), "initial_sparsity 0.9 must be <="),
+    (dict(begin_step=10, end_step=10), "begin_step \\(10\\) must be < end_step \\(10\\)"),
+    (dict(begin_step=0, end_step=10, frequency=3), "multiple of frequency"),
+    (dict(layers=["nope"]), "layers \\['nope'\\] are not in model"),
+    (dict(layers=["flat"]), "have no weights to prune"),
+])
+def test_bad_arguments_raise_before_wrapping(kwargs, match):
+    model = keras.Sequential([keras.Input((4, 4)), keras.layers.Flatten(name="flat"),
+                              keras.layers.Dense(3, name="d")])
+    args = {**dict(final_sparsity=0.5, begin_step=0, end_step=10, frequency=1), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        pruning.prune_low_magnitude(model, **args)
+
+
+def test_stripped_savedmodel_loads_without_tfcompress(tmp_path):
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.Flatten(), keras.layers.Dense(10, name="fc")])
+    wrapped = pruning.prune_low_magnitude(model, 0.75, 0, 4, frequency=1)
+    fit_pruned(wrapped, steps=5)
+    stripped = pruning.strip(wrapped)
+    path = export.save(stripped, str(tmp_path / "saved"), portable=True)
+    x = np.random.default_rng(2).random((5, 8, 8, 1), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    code = (
+        "import sys, numpy as np, tensorflow as tf\n"
+        f"m = tf.saved_model.load({path!r})\n"
+        f"y = m.signatures['serving_default'](inputs=tf.constant(np.load({str(tmp_path / 'x.npy')!r})))\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, y['outputs'].numpy())\n"
+        "kernels = [v.numpy() for v in m.variables_ if 'kernel' in v.name]\n"
+        "assert kernels and all((k == 0).mean() >= 0.74 for k in kernels), kernels\n"
+        "assert 'tfcompress' not in sys.modules and 'tensorflow_model_optimization' not in sys.modules\n")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), stripped(x).numpy(), rtol=1e-5, atol=1e-6)

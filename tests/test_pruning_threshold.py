@@ -1,0 +1,129 @@
+"""tfcompress.pruning.threshold and dropout: |w| < q*std(w) pruning, masks, groups, dropout rates."""
+import math
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from tfcompress import data, models, pruning
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return (data.load("digits", "train", batch_size=128, seed=0),
+            data.load("digits", "test", batch_size=128))
+
+
+def trained(digits, name="lenet_300_100", epochs=3, **kwargs):
+    keras.utils.set_random_seed(0)
+    model = models.build(name, tuple(digits[0].element_spec[0].shape[1:]), 10, **kwargs)
+    model.compile(keras.optimizers.SGD(0.05, momentum=0.9),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.fit(digits[0], epochs=epochs, verbose=0)
+    return model
+
+
+def kernels(model):
+    return {layer.name: layer.kernel.numpy() for layer in model.layers if hasattr(layer, "kernel")}
+
+
+def test_one_step_prunes_exactly_below_q_std_per_layer(digits):
+    model = trained(digits)
+    before = kernels(model)
+    pruner = pruning.ThresholdPruner({"fc": ["fc1", "fc2"]}, start_q=0.7, max_drop=0.99,
+                                     finetune_epochs=0, max_steps=1)
+    pruned, history = pruner.run(model, *digits)
+    after = kernels(pruned)
+    for name in ("fc1", "fc2"):
+        w = before[name]
+        expected = np.where(np.abs(w) < 0.7 * np.std(w), 0.0, w)
+        np.testing.assert_array_equal(after[name], expected)
+        assert history[-1][f"sparsity_{name}"] == pytest.approx(np.mean(expected == 0))
+    np.testing.assert_array_equal(after["logits"], before["logits"])
+    assert [(row["group"], row["q"]) for row in history] == [("dense", 0.0), ("fc", 0.7)]
+
+
+def test_pruned_weights_stay_zero_and_other_layers_stay_frozen_while_finetuning(digits):
+    model = trained(digits)
+    before = kernels(model)
+    pruner = pruning.ThresholdPruner("fc:fc1", start_q=0.5, step_q=0.5, max_drop=0.99,
+                                     finetune_epochs=2, max_steps=3)
+    pruned, history = pruner.run(model, *digits)
+    after = kernels(pruned)
+    first = np.abs(before["fc1"]) < 0.5 * np.std(before["fc1"])
+    assert np.all(after["fc1"][first] == 0)
+    kept = after["fc1"] != 0
+    assert not np.allclose(after["fc1"][kept], before["fc1"][kept])  # fine-tuning did train fc1
+    assert np.mean(after["fc1"] == 0) == pytest.approx(history[-1]["sparsity_fc1"])
+    assert history[-1]["sparsity_fc1"] > history[1]["sparsity_fc1"] > 0.2
+    for name in ("fc2", "logits"):
+        np.testing.assert_array_equal(after[name], before[name])
+    assert all(layer.trainable for layer in pruned.layers)
+
+
+def test_step_that_loses_accuracy_is_undone(digits):
+    model = trained(digits)
+    weights = model.get_weights()
+    pruner = pruning.ThresholdPruner({"fc": ["fc1", "fc2", "logits"]}, start_q=4.0, max_drop=0.0,
+                                     finetune_epochs=0)
+    pruned, history = pruner.run(model, *digits)
+    assert [row["accepted"] for row in history] == [True, False]
+    assert history[1]["accuracy"] < history[0]["accuracy"]
+    for a, b in zip(pruned.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("groups,match", [
+    ({"fc": ["fc1", "fc9"]}, "group 'fc' names layers \\['fc9'\\]"),
+    ({"fc": ["flatten"]}, "have no kernel to prune"),
+])
+def test_unknown_groups_raise_before_any_work(groups, match):
+    model = models.build("lenet_300_100", (8, 8, 1), 10)
+    with pytest.raises(ValueError, match=match):
+        pruning.ThresholdPruner(groups).run(model, None, None)
+
+
+@pytest.mark.parametrize("text", ["fc", "fc:", ":fc1", ";"])
+def test_bad_group_text(text):
+    with pytest.raises(ValueError, match="group|groups"):
+        pruning.parse_groups(text)
+
+
+def test_parse_groups():
+    assert pruning.parse_groups("conv:conv1,conv2; fc:fc1,logits") == {
+        "conv": ["conv1", "conv2"], "fc": ["fc1", "logits"]}
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(start_q=0), "start_q"), (dict(max_drop=1.5), "max_drop"),
+    (dict(finetune_epochs=-1), "finetune_epochs"), (dict(groups={}), "groups"),
+])
+def test_bad_pruner_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        pruning.ThresholdPruner(**{"groups": {"fc": ["fc1"]}, **kwargs})
+
+
+def test_adjust_dropout_formula():
+    model = models.build("lenet5", (16, 16, 1), 10, dropout=0.5)
+    assert pruning.adjust_dropout(model, 0.25) == {"fc1_dropout": pytest.approx(0.25)}
+    # Relative to the original rate, not compounding.
+    rates = pruning.adjust_dropout(model, 0.09, original_rates={"fc1_dropout": 0.5})
+    assert rates["fc1_dropout"] == pytest.approx(0.5 * math.sqrt(0.09))
+    assert model.get_layer("fc1_dropout").rate == pytest.approx(0.15)
+    with pytest.raises(ValueError, match="kept fraction of 'fc1_dropout' must be in \\(0, 1\\], got 0"):
+        pruning.adjust_dropout(model, 0)
+    with pytest.raises(ValueError, match="\\['fc1'\\] are not Dropout layers"):
+        pruning.adjust_dropout(model, {"fc1": 0.5})
+
+
+def test_pruner_lowers_dropout_by_kept_connections():
+    digits16 = [data.load("digits", split, image_size=16, batch_size=128, limit=256)
+                for split in ("train", "test")]
+    model = trained(digits16, "lenet5", epochs=1, dropout=0.5)
+    pruner = pruning.ThresholdPruner({"fc": ["fc1"]}, start_q=1.0, max_drop=0.99, finetune_epochs=0,
+                                     max_steps=1)
+    pruned, _ = pruner.run(model, *digits16)
+    kernel = pruned.get_layer("fc1").kernel.numpy()
+    kept = np.count_nonzero(kernel) / kernel.size
+    assert pruned.get_layer("fc1_dropout").rate == pytest.approx(0.5 * math.sqrt(kept))
+    assert kept < 0.5

@@ -1,0 +1,18 @@
+"""Pruning: tfmot's gradual magnitude pruning, Han et al.'s iterative std-threshold pruning,
+dropout adjustment, dead-neuron removal and CSR storage.
+
+- `prune_low_magnitude`, `callbacks`, `strip`, `sparsity` (magnitude.py): tfmot wrappers with the
+  cubic `PolynomialDecay`; custom layers with a `kernel` are prunable too.
+- `ThresholdPruner`, `parse_groups` (threshold.py): |w| < q * std(w) per layer, by layer groups.
+- `adjust_dropout` (dropout.py): D * sqrt(C_kept / C_orig).
+- `remove_dead_neurons` (surgery.py): a smaller model with identical outputs.
+- `to_csr`, `from_csr`, `CsrReport` (csr.py): CSR file and its size report.
+"""
+from tfcompress.pruning.csr import CsrReport, from_csr, to_csr
+from tfcompress.pruning.dropout import adjust_dropout
+from tfcompress.pruning.magnitude import callbacks, make_prunable, prune_low_magnitude, sparsity, strip
+from tfcompress.pruning.surgery import remove_dead_neurons
+from tfcompress.pruning.threshold import ThresholdPruner, parse_groups
+
+__all__ = ["CsrReport", "ThresholdPruner", "adjust_dropout", "callbacks", "from_csr", "make_prunable",
+           "parse_groups", "prune_low_magnitude", "remove_dead_neurons", "sparsity", "strip", "to_csr"]

@@ -1,0 +1,197 @@
+"""A whole pruning run as `bin/prune.py` does it: dense baseline, pruning, outputs in `runs/<name>/`.
+
+Files: config.json, metrics.csv (per epoch for tfmot, per step for threshold),
+weights_before_after.png, layer_sparsity.png, weights_csr.npz with
+csr_report.csv, saved_model/ (the stripped model, portable) and summary.json,
+which `table` turns into the README's table.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+
+import numpy as np
+import tf_keras as keras
+
+from tfcompress import data as tfc_data
+from tfcompress import export, models, training
+from tfcompress.pruning import csr, figures, magnitude, surgery
+from tfcompress.pruning.threshold import ThresholdPruner, parse_groups
+
+METHODS = ("tfmot", "threshold")
+SUMMARY = "summary.json"
+
+
+@dataclasses.dataclass
+class PruneConfig:
+    """Settings of one pruning run; field names match the flags of `bin/prune.py`."""
+
+    method: str = "threshold"
+    model: str = "lenet_300_100"
+    model_args: dict = dataclasses.field(default_factory=dict)
+    dataset: str = "digits"
+    data_dir: str | None = None
+    image_size: int | None = 28
+    limit: int | None = None
+    batch_size: int = 64
+    checkpoint: str | None = None
+    baseline_epochs: int = 10
+    lr: float = 0.05
+    target_sparsity: float = 0.9
+    begin_step: int = 0
+    end_step: int = 1000
+    frequency: int = 100
+    epochs: int = 10
+    groups: str = ""
+    start_q: float = 0.5
+    step_q: float = 0.25
+    max_drop: float = 0.01
+    finetune_epochs: int = 2
+    finetune_lr: float = 0.01
+    seed: int = 0
+    run_dir: str = "runs/prune"
+
+    def validate(self) -> "PruneConfig":
+        """Raise ValueError/FileNotFoundError naming the first bad setting, before any work."""
+        if self.method not in METHODS:
+            raise ValueError(f"--method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        if self.method == "tfmot":
+            magnitude.schedule(self.target_sparsity, self.begin_step, self.end_step,
+                               frequency=self.frequency)
+            steps = self.epochs * -(-self._train_size() // self.batch_size)
+            if steps <= self.end_step:
+                raise ValueError(f"--epochs={self.epochs} gives {steps} steps; the schedule needs "
+                                 f"more than --end_step={self.end_step}")
+        else:
+            info = tfc_data.describe(self.dataset, data_dir=self.data_dir, image_size=self.image_size)
+            self.pruner().check(models.build(self.model, info.input_shape, info.num_classes,
+                                             **self.model_args))
+        if self.checkpoint is not None:
+            run_config = _run_config(self.checkpoint)
+            mismatched = {k: (getattr(run_config, k), getattr(self, k))
+                          for k in ("model", "dataset", "image_size", "model_args")
+                          if getattr(run_config, k) != getattr(self, k)}
+            if mismatched:
+                raise ValueError(f"--checkpoint {self.checkpoint!r} does not match this run: " + ", ".join(
+                    f"it has --{k}={have!r}, this run --{k}={want!r}"
+                    for k, (have, want) in mismatched.items()))
+        return self
+
+    def pruner(self) -> ThresholdPruner:
+        """The ThresholdPruner of these settings."""
+        return ThresholdPruner(parse_groups(self.groups), start_q=self.start_q, step_q=self.step_q,
+                               max_drop=self.max_drop, finetune_epochs=self.finetune_epochs,
+                               learning_rate=self.finetune_lr)
+
+    def train_config(self) -> training.TrainConfig:
+        """Settings of the dense baseline run (trained when there is no checkpoint)."""
+        return training.TrainConfig(model=self.model, model_args=self.model_args, dataset=self.dataset,
+                                    data_dir=self.data_dir, image_size=self.image_size, limit=self.limit,
+                                    epochs=self.baseline_epochs, batch_size=self.batch_size, lr=self.lr,
+                                    seed=self.seed, run_dir=os.path.join(self.run_dir, "baseline"),
+                                    export=False, verbose=0)
+
+    def _train_size(self) -> int:
+        info = tfc_data.describe(self.dataset, data_dir=self.data_dir, image_size=self.image_size)
+        return min(info.num_train, self.limit or info.num_train)
+
+
+def _run_config(run_dir: str) -> training.TrainConfig:
+    path = os.path.join(run_dir, training.loop.CONFIG_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"--checkpoint {run_dir!r} is not a run directory of bin/train.py "
+                                f"({path!r} not found)")
+    with open(path) as f:
+        return training.TrainConfig.from_json(f.read())
+
+
+def _count(model: keras.Model) -> tuple[int, int]:
+    """(parameters, non-zero parameters) of all weights."""
+    values = [w.numpy() for w in model.weights]
+    return sum(v.size for v in values), sum(int(np.count_nonzero(v)) for v in values)
+
+
+def _kernels(model: keras.Model) -> dict[str, np.ndarray]:
+    return {layer.name: layer.kernel.numpy() for layer in model.layers
+            if magnitude.prunable_weights(layer)}
+
+
+def run(config: PruneConfig) -> dict:
+    """Train or load the dense model, prune it as `config.method` says, write the run's files.
+
+    Returns the summary (also written to summary.json).
+    """
+    config.validate()
+    os.makedirs(config.run_dir, exist_ok=True)
+    with open(os.path.join(config.run_dir, "config.json"), "w") as f:
+        json.dump(dataclasses.asdict(config), f, indent=2, sort_keys=True)
+    if config.checkpoint:
+        model, _ = training.load_run(config.checkpoint)
+    else:
+        model = training.train(config.train_config()).model
+    load = dict(data_dir=config.data_dir, image_size=config.image_size, limit=config.limit,
+                batch_size=config.batch_size, seed=config.seed)
+    train_ds = tfc_data.load(config.dataset, "train", **load)
+    val_ds = tfc_data.load(config.dataset, "test", **load)
+    dense_accuracy = model.evaluate(val_ds, verbose=0, return_dict=True)["accuracy"]
+    before = _kernels(model)
+    metrics = os.path.join(config.run_dir, "metrics.csv")
+
+    if config.method == "tfmot":
+        wrapped = magnitude.prune_low_magnitude(model, config.target_sparsity, config.begin_step,
+                                                config.end_step, frequency=config.frequency)
+        wrapped.compile(optimizer=keras.optimizers.SGD(config.finetune_lr, momentum=0.9),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        metrics=["accuracy"])
+        wrapped.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0,
+                    callbacks=[*magnitude.callbacks(config.run_dir), keras.callbacks.CSVLogger(metrics)])
+        pruned = magnitude.strip(wrapped)
+    else:
+        pruned, history = config.pruner().run(model, train_ds, val_ds)
+        with open(metrics, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(history[-1]))
+            writer.writeheader()
+            writer.writerows(history)
+    pruned.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    accuracy = pruned.evaluate(val_ds, verbose=0, return_dict=True)["accuracy"]
+
+    out = config.run_dir
+    figures.plot_weight_histograms(before, _kernels(pruned), os.path.join(out, "weights_before_after.png"))
+    figures.plot_layer_sparsity(magnitude.sparsity(pruned), os.path.join(out, "layer_sparsity.png"),
+                                title=f"{config.method} pruning of {config.model}")
+    report = csr.to_csr(pruned, os.path.join(out, "weights_csr.npz"))
+    report.to_csv(os.path.join(out, "csr_report.csv"))
+    print(report, flush=True)
+    export.save(pruned, os.path.join(out, "saved_model"), portable=True)
+    params, nonzeros = _count(pruned)
+    smaller = surgery.remove_dead_neurons(pruned)
+    summary = {"method": config.method, "model": config.model, "dataset": config.dataset,
+               "params": params, "nonzeros": nonzeros, "compression": params / nonzeros,
+               "dense_accuracy": float(dense_accuracy), "pruned_accuracy": float(accuracy),
+               "dense_bytes": report.dense_bytes, "csr_file_bytes": report.file_bytes,
+               "csr_file_ratio": report.file_ratio,
+               "units_after_surgery": {layer.name: int(layer.kernel.shape[-1]) for layer in smaller.layers
+                                       if hasattr(layer, "kernel")},
+               "layer_sparsity": magnitude.sparsity(pruned)}
+    with open(os.path.join(out, SUMMARY), "w") as f:
+        json.dump(summary, f, indent=2)
+    return summary
+
+
+def table(run_dirs: list[str]) -> str:
+    """The README table (Markdown) of the summary.json of each run directory."""
+    lines = ["| method | model | non-zeros | compression | accuracy before | accuracy after | "
+             "CSR bytes (dense bytes) |", "|---|---|---|---|---|---|---|"]
+    for run_dir in run_dirs:
+        path = os.path.join(run_dir, SUMMARY)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path!r} not found: run bin/prune.py with --run_dir={run_dir} first")
+        with open(path) as f:
+            s = json.load(f)
+        lines.append(f"| {s['method']} | {s['model']} | {s['nonzeros']:,}/{s['params']:,} | "
+                     f"{s['compression']:.1f}x | {100 * s['dense_accuracy']:.2f}% | "
+                     f"{100 * s['pruned_accuracy']:.2f}% | {s['csr_file_bytes']:,} "
+                     f"({s['dense_bytes']:,}, {s['csr_file_ratio']:.1f}x) |")
+    return "\n".join(lines)
