@@ -33,6 +33,8 @@ class SuiteResult:
     rows: list[dict] = dataclasses.field(default_factory=list)
     ratios: list[dict] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
+    # Figures to draw into the output directory: file name -> function(path).
+    plots: dict[str, Callable[[str], Any]] = dataclasses.field(default_factory=dict)
 
     def add_ratio(self, name: str, value: float, target: str = "") -> None:
         """Record ``value`` (e.g. a time ratio) under ``name`` with the target it is judged by."""
@@ -111,5 +113,8 @@ def run_suites(names: Sequence[str], out_dir: str, repeats: int = 5,
         result = run(quick, repeats)
         write_csv(result.rows, os.path.join(out_dir, f"{name}.csv"))
         write_csv(result.ratios, os.path.join(out_dir, f"{name}_ratios.csv"), RATIO_COLUMNS)
+        for file_name, draw in result.plots.items():
+            draw(os.path.join(out_dir, file_name))
+            result.notes.append(f"wrote {os.path.join(out_dir, file_name)}")
         results[name] = result
     return results

@@ -41,17 +41,21 @@ class EpochCheckpoint(keras.callbacks.Callback):
         target = directory if is_chief() else os.path.join(directory, f"_worker_{task_index()}")
         self.manager = tf.train.CheckpointManager(self.checkpoint, target, max_to_keep=max_to_keep)
 
-    def restore_latest(self) -> int:
+    def restore_latest(self, for_inference: bool = False) -> int:
         """Restore the newest readable checkpoint; return the epoch to resume from (0 if none).
 
-        A checkpoint that cannot be read is logged by name and the previous one is tried.
+        A checkpoint that cannot be read is logged by name and the previous one is
+        tried. `for_inference` skips the optimizer's state (no warnings about its
+        unused slots).
         """
         state = tf.train.get_checkpoint_state(self.directory)
         candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
         failures = []
         for path in candidates:
             try:
-                self.checkpoint.restore(path).assert_existing_objects_matched()
+                status = self.checkpoint.restore(path).assert_existing_objects_matched()
+                if for_inference:
+                    status.expect_partial()
             except CORRUPT_CHECKPOINT_ERRORS as error:
                 failures.append(f"{path}: {type(error).__name__}: {str(error).splitlines()[0]}")
                 logging.warning("checkpoint %s is corrupt or does not match the model (%s); "
