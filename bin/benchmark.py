@@ -4,16 +4,12 @@
 Prints the ratios measured in this one process (never compare absolute times
 across runs on these noisy machines); `--quick` is a seconds-long smoke run.
 """
+import logging
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags
 
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-import tfcompress  # noqa: E402,F401  (the Keras 2 rule before TensorFlow loads)
-from tfcompress import benchmarks  # noqa: E402
+from tfcompress import benchmarks, cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("suite", ["spectral"],
@@ -32,7 +28,7 @@ def main(argv):
         raise app.UsageError(f"--suite: unknown or missing suites {unknown or FLAGS.suite}; "
                              f"expected some of {sorted(benchmarks.SUITES)}")
     # Each timed layer gets its own tf.function; TF's retracing warning is noise here.
-    tf.get_logger().setLevel("ERROR")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     results = benchmarks.run_suites(FLAGS.suite, FLAGS.out_dir, FLAGS.repeats, FLAGS.quick)
     for name, result in results.items():
         print(benchmarks.format_ratios(name, result))
@@ -40,4 +36,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)
