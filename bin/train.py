@@ -40,6 +40,22 @@ flags.DEFINE_enum("conv", "standard", list(cfg.CONVS), "Convolution of the model
                   "spectral (band-limited FFT convolution).")
 flags.DEFINE_float("compress_rate", 0.0, "Spectral conv: fraction of the spectrum dropped, in [0, 1).")
 flags.DEFINE_float("preserve_energy", None, "Spectral conv: keep this % of spectral energy instead.")
+flags.DEFINE_enum("sparse", "none", list(cfg.SPARSE), "Sparse training: static, set, deepr, dsr, "
+                  "rigl (masks rewired every --update_every steps) or tied (HashedNet weights).")
+flags.DEFINE_float("sparsity", None, "Sparsity of the sparsified layers for --sparse_distribution="
+                   "uniform|erk, and 1 - compression for --sparse=tied.")
+flags.DEFINE_enum("sparse_distribution", "per_kind", list(cfg.SPARSE_DISTRIBUTIONS),
+                  "Initial sparsity per layer: uniform, erk, or per_kind (conv/fc flags below).")
+flags.DEFINE_float("initial_sparsity_conv", 0.5, "per_kind: initial sparsity of conv kernels.")
+flags.DEFINE_float("initial_sparsity_fc", 0.98, "per_kind: initial sparsity of dense kernels.")
+flags.DEFINE_string("keep_dense", "first,last", "Kernel layers left dense: first, last and/or names.")
+flags.DEFINE_integer("update_every", 100, "Steps between mask updates.")
+flags.DEFINE_integer("n_prune_params", 600, "DSR: target number of weights pruned per update.")
+flags.DEFINE_float("rewire_fraction", 0.3, "SET/RigL: fraction of each layer rewired per update.")
+flags.DEFINE_integer("stop_rewire_epoch", None, "Stop rewiring after this epoch (None: never).")
+flags.DEFINE_bool("sub_kernel_granularity", False, "Sparsity per weight; without it conv masks "
+                  "keep or drop whole kh x kw kernels.")
+flags.DEFINE_bool("big_new_weights", False, "Regrown weights drawn from the initializer, not zero.")
 flags.DEFINE_bool("export", True, "Write a SavedModel to <run_dir>/saved_model at the end.")
 flags.DEFINE_integer("verbose", 2, "Keras fit verbosity (2: one line per epoch).")
 

@@ -9,6 +9,8 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 CONVS = ("standard", "spectral")
+SPARSE = ("none", "static", "set", "deepr", "dsr", "rigl", "tied")
+SPARSE_DISTRIBUTIONS = ("uniform", "erk", "per_kind")
 
 
 @dataclasses.dataclass
@@ -41,6 +43,19 @@ class TrainConfig:
     preserve_energy: float | None = None
     export: bool = True
     verbose: int = 2
+    # Sparse training (tfcompress.sparse); names of the DSR seed's flags.
+    sparse: str = "none"
+    sparsity: float | None = None
+    sparse_distribution: str = "per_kind"
+    initial_sparsity_conv: float = 0.5
+    initial_sparsity_fc: float = 0.98
+    keep_dense: str = "first,last"
+    update_every: int = 100
+    n_prune_params: int = 600
+    rewire_fraction: float = 0.3
+    stop_rewire_epoch: int | None = None
+    sub_kernel_granularity: bool = False
+    big_new_weights: bool = False
 
     def validate(self) -> "TrainConfig":
         """Raise ValueError naming the first bad setting; return self when all are valid."""
@@ -66,12 +81,32 @@ class TrainConfig:
         if self.conv == "standard" and (self.compress_rate or self.preserve_energy):
             raise ValueError("--compress_rate/--preserve_energy need --conv=spectral "
                              f"(got --conv={self.conv})")
+        self._validate_sparse()
         if self.data_dir is not None and not os.path.isdir(self.data_dir):
             raise FileNotFoundError(f"--data_dir {self.data_dir!r} is not a directory")
         if self.strategy == "multi_worker" and "TF_CONFIG" not in os.environ:
             raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
                              "(cluster spec and this worker's task); it is not set")
         return self
+
+    def _validate_sparse(self) -> None:
+        _choice("sparse", self.sparse, SPARSE)
+        _choice("sparse_distribution", self.sparse_distribution, SPARSE_DISTRIBUTIONS)
+        for flag in ("initial_sparsity_conv", "initial_sparsity_fc"):
+            if not 0.0 <= getattr(self, flag) < 1.0:
+                raise ValueError(f"--{flag} must be in [0, 1), got {getattr(self, flag)}")
+        if self.sparsity is not None and not 0.0 <= self.sparsity < 1.0:
+            raise ValueError(f"--sparsity must be in [0, 1), got {self.sparsity}")
+        needs_sparsity = self.sparse == "tied" or self.sparse_distribution != "per_kind"
+        if self.sparse != "none" and needs_sparsity and self.sparsity is None:
+            raise ValueError(f"--sparse={self.sparse} with --sparse_distribution="
+                             f"{self.sparse_distribution} needs --sparsity")
+        _positive("update_every", self.update_every)
+        _positive("n_prune_params", self.n_prune_params)
+        if not 0.0 < self.rewire_fraction < 1.0:
+            raise ValueError(f"--rewire_fraction must be in (0, 1), got {self.rewire_fraction}")
+        if self.stop_rewire_epoch is not None and self.stop_rewire_epoch < 0:
+            raise ValueError(f"--stop_rewire_epoch must be >= 0, got {self.stop_rewire_epoch}")
 
     def to_json(self) -> str:
         """The settings as JSON (written to the run directory)."""

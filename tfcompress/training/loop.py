@@ -11,6 +11,7 @@ import tf_keras as keras
 
 from tfcompress import data as tfc_data
 from tfcompress import export, models, reports
+from tfcompress.sparse import training as sparse_training
 from tfcompress.training import checkpoints, epochs, optim, strategy as strategies
 from tfcompress.training.config import TrainConfig
 from tfcompress.training.guards import NonFiniteLossGuard
@@ -57,6 +58,7 @@ def build_model(config: TrainConfig, info: tfc_data.DatasetInfo) -> keras.Model:
     model = models.build(config.model, info.input_shape, info.num_classes,
                          conv_layer=conv_layer_for(config, rank),
                          weight_decay=config.weight_decay, **config.model_args)
+    model = sparse_training.sparse_model(config, model)
     steps = epochs.steps_per_epoch(_train_size(config, info), config.batch_size)
     model.compile(optimizer=optim.make_optimizer(config, steps),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=_emits_logits(model)),
@@ -83,7 +85,11 @@ def train(config: TrainConfig, flags_text: str | None = None) -> TrainResult:
     info = describe_data(config)
     with strategy.scope():
         model = build_model(config, info)
-        ckpt = checkpoints.EpochCheckpoint(os.path.join(config.run_dir, "checkpoints"), model)
+        rewiring = sparse_training.dynamic_sparsity(
+            config, epochs.steps_per_epoch(_train_size(config, info), config.batch_size),
+            lambda: _first_batch(config))
+        ckpt = checkpoints.EpochCheckpoint(os.path.join(config.run_dir, "checkpoints"), model,
+                                           extra=rewiring.state() if rewiring else None)
         first_epoch = ckpt.restore_latest() if config.resume else 0
     if first_epoch >= config.epochs:
         print(f"run {config.run_dir} already finished {first_epoch} epochs (--epochs={config.epochs})")
@@ -101,7 +107,8 @@ def train(config: TrainConfig, flags_text: str | None = None) -> TrainResult:
                         image_size=config.image_size, labels=config.labels, channels=config.channels,
                         limit=config.limit)
     guard = NonFiniteLossGuard()
-    callbacks = [guard, *optim.schedule_callbacks(config),
+    callbacks = [guard, *optim.schedule_callbacks(config), *([rewiring] if rewiring else []),
+                 *sparse_training.logging_callbacks(config),
                  *reports.metric_callbacks(out_dir, first_epoch), ckpt]
     print(f"training {config.model} on {config.dataset} ({num_train} examples, "
           f"{info.num_classes} classes) for epochs {first_epoch + 1}..{config.epochs} "
@@ -135,12 +142,16 @@ def load_run(run_dir: str) -> tuple[keras.Model, TrainConfig]:
         config = TrainConfig.from_json(f.read())
     model = build_model(config, describe_data(config))
     ckpt = checkpoints.EpochCheckpoint(os.path.join(run_dir, "checkpoints"), model)
-    if ckpt.restore_latest() == 0:
+    if ckpt.restore_latest(for_inference=True) == 0:
         raise checkpoints.CheckpointError(f"run {run_dir!r} has no checkpoint to load")
     return model, config
 
 
 def _prepare_run_dir(config: TrainConfig, flags_text: str | None) -> None:
+    """Check the run directory against `config` and write the settings (chief worker only:
+    other workers would otherwise race the chief and find its config.json)."""
+    if not strategies.is_chief():
+        return
     path = os.path.join(config.run_dir, CONFIG_FILE)
     if os.path.exists(path):
         if not config.resume:
@@ -153,13 +164,20 @@ def _prepare_run_dir(config: TrainConfig, flags_text: str | None) -> None:
         if changed:
             raise RunDirError("--resume with settings that differ from the run's: "
                              + ", ".join(f"--{k}={now[k]!r} (run has {saved[k]!r})" for k in changed))
-    if strategies.is_chief():
-        os.makedirs(config.run_dir, exist_ok=True)
-        with open(path, "w") as f:
-            f.write(config.to_json())
-        if flags_text is not None:
-            with open(os.path.join(config.run_dir, "flags.txt"), "w") as f:
-                f.write(flags_text)
+    os.makedirs(config.run_dir, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(config.to_json())
+    if flags_text is not None:
+        with open(os.path.join(config.run_dir, "flags.txt"), "w") as f:
+            f.write(flags_text)
+
+
+def _first_batch(config: TrainConfig) -> tuple:
+    """The first `batch_size` training examples (RigL's fixed gradient batch)."""
+    examples, _ = tfc_data.examples(config.dataset, "train", data_dir=config.data_dir,
+                                    image_size=config.image_size, labels=config.labels,
+                                    channels=config.channels, limit=config.batch_size)
+    return next(iter(examples.batch(config.batch_size)))
 
 
 def _train_size(config: TrainConfig, info: tfc_data.DatasetInfo) -> int:

@@ -1,0 +1,49 @@
+"""Non-zeros and sparsity per layer and in total, and a callback that logs them each epoch."""
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras as keras
+
+from tfcompress.sparse.masks import MaskedLayer
+
+
+def stats(model: keras.Model) -> dict:
+    """`{"layers": {name: {"nonzeros", "size", "sparsity"}}, "total": {...}}` over kernel layers.
+
+    A masked kernel counts its active connections (the ones of its mask, a
+    regrown weight that is still exactly zero included); other kernels count
+    their non-zero entries, so layers kept dense count in the total too.
+    """
+    layers = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            layers.update(stats(layer)["layers"])
+            continue
+        kernel = getattr(layer, "kernel", None)
+        if not isinstance(kernel, tf.Variable):
+            continue
+        values = layer.mask if isinstance(layer, MaskedLayer) else kernel
+        nonzeros = int(tf.math.count_nonzero(values).numpy())
+        layers[layer.name] = _entry(nonzeros, int(kernel.shape.num_elements()))
+    total = _entry(sum(v["nonzeros"] for v in layers.values()),
+                   sum(v["size"] for v in layers.values()))
+    return {"layers": layers, "total": total}
+
+
+def _entry(nonzeros: int, size: int) -> dict:
+    return {"nonzeros": nonzeros, "size": size, "sparsity": 1.0 - nonzeros / size if size else 0.0}
+
+
+class SparsityLogger(keras.callbacks.Callback):
+    """Add `nonzeros` and `sparsity` (all kernels) to each epoch's logs.
+
+    Put it before CSVLogger/TensorBoard in the callback list: Keras hands the
+    same `logs` dict to the callbacks in order, so they record the new keys.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Count the model's non-zeros."""
+        if logs is not None:
+            total = stats(self.model)["total"]
+            logs["nonzeros"] = float(total["nonzeros"])
+            logs["sparsity"] = total["sparsity"]

@@ -1,0 +1,56 @@
+"""Sparse training in a `tfcompress.training` run: the model and callbacks that `--sparse` selects."""
+from __future__ import annotations
+
+from typing import Callable
+
+import tf_keras as keras
+
+from tfcompress.sparse.callback import DynamicSparsity
+from tfcompress.sparse.hashed import tie
+from tfcompress.sparse.methods import DSR, SET, DeepR, MaskMethod, RigL, Static
+from tfcompress.sparse.sparsify import sparsify
+from tfcompress.sparse.stats import SparsityLogger
+
+METHODS = ("none", "static", "set", "deepr", "dsr", "rigl", "tied")
+
+
+def sparse_model(config, model: keras.Model) -> keras.Model:
+    """`model` sparsified (or tied) as `config.sparse` says; unchanged for `none`."""
+    keep_dense = tuple(filter(None, (s.strip() for s in config.keep_dense.split(","))))
+    if config.sparse == "none":
+        return model
+    if config.sparse == "tied":
+        return tie(model, compression=1.0 - config.sparsity, keep_dense=keep_dense, seed=config.seed)
+    return sparsify(model, sparsity=config.sparsity, distribution=config.sparse_distribution,
+                    conv_sparsity=config.initial_sparsity_conv,
+                    dense_sparsity=config.initial_sparsity_fc, keep_dense=keep_dense,
+                    granularity="weight" if config.sub_kernel_granularity else "kernel",
+                    seed=config.seed)
+
+
+def method(config) -> MaskMethod:
+    """The mask update method of `config.sparse` (a masked one, not none/tied)."""
+    big = config.big_new_weights
+    return {
+        "static": lambda: Static(big),
+        "set": lambda: SET(config.rewire_fraction, big_new_weights=big),
+        "deepr": lambda: DeepR(eta=config.lr, big_new_weights=big),
+        "dsr": lambda: DSR(config.n_prune_params, big_new_weights=big),
+        "rigl": lambda: RigL(config.rewire_fraction, big_new_weights=big),
+    }[config.sparse]()
+
+
+def dynamic_sparsity(config, steps_per_epoch: int,
+                     gradient_batch: Callable[[], tuple]) -> DynamicSparsity | None:
+    """The rewiring callback of the run (None without masks); `gradient_batch()` is called for RigL."""
+    if config.sparse in ("none", "tied"):
+        return None
+    chosen = method(config)
+    stop = None if config.stop_rewire_epoch is None else config.stop_rewire_epoch * steps_per_epoch
+    return DynamicSparsity(chosen, update_every=config.update_every, stop_step=stop, seed=config.seed,
+                           gradient_data=gradient_batch() if chosen.needs_gradients else None)
+
+
+def logging_callbacks(config) -> list[keras.callbacks.Callback]:
+    """SparsityLogger for sparse runs (put it before the CSV/TensorBoard callbacks)."""
+    return [] if config.sparse == "none" else [SparsityLogger()]
