@@ -36,8 +36,8 @@ flags.DEFINE_enum("strategy", "default", list(cfg.STRATEGIES),
                   "tf.distribute strategy; multi_worker reads TF_CONFIG.")
 flags.DEFINE_integer("cpu_replicas", None, "With --strategy=mirrored and no GPU: split the CPU "
                      "into this many logical devices.")
-flags.DEFINE_enum("conv", "standard", list(cfg.CONVS), "Convolution of the model: standard or "
-                  "spectral (band-limited FFT convolution).")
+flags.DEFINE_enum("conv", "standard", list(cfg.CONVS), "Convolution of the model: standard, "
+                  "spectral (band-limited FFT convolution) or hebbian (co-activation rewiring).")
 flags.DEFINE_float("compress_rate", 0.0, "Spectral conv: fraction of the spectrum dropped, in [0, 1).")
 flags.DEFINE_float("preserve_energy", None, "Spectral conv: keep this % of spectral energy instead.")
 flags.DEFINE_enum("sparse", "none", list(cfg.SPARSE), "Sparse training: static, set, deepr, dsr, "

@@ -20,6 +20,7 @@ import tensorflow as tf
 SUITES: dict[str, str] = {
     "spectral": "tfcompress.benchmarks.spectral",
     "fold": "tfcompress.benchmarks.fold",
+    "hebbian": "tfcompress.benchmarks.hebbian",
 }
 
 

@@ -8,7 +8,7 @@ import os
 OPTIMIZERS = ("sgd", "momentum", "adam")
 LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
 STRATEGIES = ("default", "mirrored", "multi_worker")
-CONVS = ("standard", "spectral")
+CONVS = ("standard", "spectral", "hebbian")
 SPARSE = ("none", "static", "set", "deepr", "dsr", "rigl", "tied")
 SPARSE_DISTRIBUTIONS = ("uniform", "erk", "per_kind")
 
@@ -78,10 +78,13 @@ class TrainConfig:
             raise ValueError(f"--compress_rate must be in [0, 1), got {self.compress_rate}")
         if self.preserve_energy is not None and not 0.0 < self.preserve_energy <= 100.0:
             raise ValueError(f"--preserve_energy must be in (0, 100], got {self.preserve_energy}")
-        if self.conv == "standard" and (self.compress_rate or self.preserve_energy):
+        if self.conv != "spectral" and (self.compress_rate or self.preserve_energy):
             raise ValueError("--compress_rate/--preserve_energy need --conv=spectral "
                              f"(got --conv={self.conv})")
         self._validate_sparse()
+        if self.conv == "hebbian" and self.sparse != "none":
+            raise ValueError(f"--conv=hebbian rewires its own masks; it cannot be combined with "
+                             f"--sparse={self.sparse}")
         if self.data_dir is not None and not os.path.isdir(self.data_dir):
             raise FileNotFoundError(f"--data_dir {self.data_dir!r} is not a directory")
         if self.strategy == "multi_worker" and "TF_CONFIG" not in os.environ:

@@ -49,7 +49,19 @@ def conv_layer_for(config: TrainConfig, rank: int):
         from tfcompress.spectral.layers import conv_factory
         return conv_factory(rank, compress_rate=config.compress_rate,
                             preserve_energy=config.preserve_energy)
+    if config.conv == "hebbian":
+        if rank != 2:
+            raise ValueError(f"--conv=hebbian has only a 2-D layer; {config.model} on "
+                             f"{config.dataset} needs {rank}-D convolutions")
+        from tfcompress.hebbian import conv_factory
+        return conv_factory()
     return None
+
+
+def _hebbian_rewiring() -> keras.callbacks.Callback:
+    """The callback that rewires HebbianSparseConv2D layers (`--conv=hebbian`)."""
+    from tfcompress.hebbian import HebbianRewiring
+    return HebbianRewiring()
 
 
 def build_model(config: TrainConfig, info: tfc_data.DatasetInfo) -> keras.Model:
@@ -108,6 +120,7 @@ def train(config: TrainConfig, flags_text: str | None = None) -> TrainResult:
                         limit=config.limit)
     guard = NonFiniteLossGuard()
     callbacks = [guard, *optim.schedule_callbacks(config), *([rewiring] if rewiring else []),
+                 *([_hebbian_rewiring()] if config.conv == "hebbian" else []),
                  *sparse_training.logging_callbacks(config),
                  *reports.metric_callbacks(out_dir, first_epoch), ckpt]
     print(f"training {config.model} on {config.dataset} ({num_train} examples, "

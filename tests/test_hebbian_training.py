@@ -1,0 +1,99 @@
+"""HebbianSparseConv2D in training: digits vs dense, MirroredStrategy, bin/train's --conv=hebbian."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+import tfcompress
+from tfcompress import data, hebbian
+
+
+def _cnn(conv, seed):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        keras.Input((8, 8, 1)),
+        conv(32, 3, activation="relu"), conv(32, 3, activation="relu"),
+        keras.layers.MaxPooling2D(), keras.layers.Flatten(), keras.layers.Dense(10)])
+
+
+def _accuracy(conv, callbacks, epochs=12):
+    model = _cnn(conv, seed=0)
+    model.compile(keras.optimizers.Adam(3e-3),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
+    model.fit(data.load("digits", "train", batch_size=32, seed=0), epochs=epochs, verbose=0,
+              callbacks=callbacks)
+    return model, model.evaluate(data.load("digits", "test", batch_size=128), verbose=0)[1]
+
+
+def test_small_cnn_on_digits_within_3_points_of_dense():
+    _, dense = _accuracy(lambda *a, **k: keras.layers.Conv2D(*a, padding="same", **k), [])
+    # 45 steps per epoch: rewired at steps 100, 200, ..., 500, trained 40 more steps after.
+    model, sparse = _accuracy(lambda *a, **k: tfcompress.HebbianSparseConv2D(
+        *a, update_every=5, rewire_every=100, **k), [hebbian.HebbianRewiring()])
+    layers = hebbian.hebbian_layers(model)
+    assert all(int(layer.rewires.numpy()) == 5 for layer in layers)
+    assert all(np.all(layer.mask.numpy().sum(axis=(0, 1)) == 2) for layer in layers)  # 2 of 9
+    print(f"digits accuracy: dense {dense:.4f}, hebbian {sparse:.4f}")
+    assert dense > 0.9
+    assert sparse >= dense - 0.03
+
+
+DISTRIBUTED = textwrap.dedent("""
+    import numpy as np, tensorflow as tf
+    import tfcompress
+    import tf_keras as keras
+    from tfcompress import hebbian
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    x = np.random.default_rng(0).standard_normal((32, 6, 6, 2)).astype(np.float32)
+    y = np.arange(32) % 3
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((6, 6, 2)), tfcompress.HebbianSparseConv2D(
+            4, 3, update_every=2, rewire_every=4, name="heb"),
+            keras.layers.Flatten(), keras.layers.Dense(3)])
+        model.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(True))
+    layer = model.get_layer("heb")
+    kernel = layer.kernel.numpy()
+    # Learning rate 0: the weights stay put, so the strengths of steps 2 and 4 (batches 8..15
+    # and 24..31, each split over the two replicas) can be recomputed on one device.
+    y0 = tf.nn.conv2d(x, kernel, 1, "SAME") + layer.layer.bias
+    want = sum(hebbian.coactivation(x[i:i + 8], y0[i:i + 8], 3, 1, "same") for i in (8, 24))
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    assert int(layer.step.numpy()) == 4
+    np.testing.assert_array_equal(layer.strengths.numpy(), want.numpy())
+    # Rewiring from the summed strengths, in cross-replica context, as the callback does.
+    ranks = hebbian.slice_ranks(want)
+    with strategy.scope():
+        layer.rewire(model.optimizer)
+    for variable in (layer.mask, layer.kernel):
+        first, second = [v.numpy() for v in variable.values]
+        np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(layer.mask.numpy(), (ranks.numpy() < 2).astype(np.float32))
+    print("replicas agree")
+""")
+
+
+def test_mirrored_strategy_sums_strengths_and_rewires_identically():
+    # Its own process: logical CPU devices must be set before TensorFlow starts.
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", DISTRIBUTED], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and "replicas agree" in done.stdout, done.stderr[-3000:]
+
+
+def test_train_with_conv_hebbian_resumes_its_counters(tmp_path):
+    from tfcompress import training
+    settings = dict(model="lenet5", image_size=28, limit=96, batch_size=32, conv="hebbian",
+                    run_dir=str(tmp_path / "run"), export=False, verbose=0)
+    training.train(training.TrainConfig(**settings, epochs=1))
+    result = training.train(training.TrainConfig(**settings, epochs=2, resume=True))
+    layers = hebbian.hebbian_layers(result.model)
+    assert len(layers) == 2 and all(int(layer.step.numpy()) == 6 for layer in layers)
+    with pytest.raises(ValueError, match="hebbian"):
+        training.TrainConfig(**settings, epochs=1, sparse="set").validate()

@@ -1,0 +1,228 @@
+"""HebbianSparseConv2D: a convolution rewired by the co-activation of its inputs and outputs.
+
+The connection mask is the sparse package's (`MaskedLayer`: forward with
+`kernel * mask`, mask a non-trainable variable), so `tfcompress.sparse.stats`
+and `strip` work on these layers too. What this layer adds:
+
+- in training calls, every `update_every`-th call adds `coactivation(x, y)` of
+  its binarised input and output to `strengths`, under a `tf.cond`, so other
+  steps cost one counter increment;
+- `rewire()`: per (c, f) kernel slice, the strongest `k1` connections keep
+  their weights, ranks `k1..k2` are re-initialised from the kernel initializer,
+  the rest are disconnected (weight and optimizer slots zeroed); strengths
+  reset. The `HebbianRewiring` callback calls it every `rewire_every` steps.
+
+Why rewiring is a callback and not part of `call`: under `tf.distribute`,
+writing a mirrored variable (kernel, mask) from replica context is a
+synchronisation point, and TensorFlow refuses synchronisation points inside
+`tf.cond`. So the per-step work touches only per-replica (`ON_READ`)
+variables: the call counter and the strengths (`SUM` aggregation, so reading
+them in cross-replica context adds the replicas' counts without any per-step
+communication). The rewiring runs in cross-replica context, from those
+summed strengths and stateless draws, so every replica and worker gets the
+same mask and weights.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+
+import tensorflow as tf
+import tf_keras as keras
+
+from tfcompress.hebbian.coactivation import coactivation, normalise_padding
+from tfcompress.sparse.masks import MaskedLayer
+from tfcompress.sparse.methods import MaskMethod, UpdateContext
+from tfcompress.sparse.slots import optimizer_slots
+
+# Conv2D arguments this layer forwards to (and serialises from) its inner Conv2D.
+CONV_ARGUMENTS = ("filters", "kernel_size", "strides", "padding", "use_bias", "kernel_initializer",
+                  "bias_initializer", "kernel_regularizer", "bias_regularizer", "activation")
+# Fractions are turned into counts with ceil(fraction * n - EPSILON), so 0.15 * 20 stays 3.
+EPSILON = 1e-9
+
+
+def slice_counts(slice_size: int, k1: float, k2: float) -> tuple[int, int]:
+    """(connections kept, connections kept + re-initialised) per slice of `slice_size` weights.
+
+    Each is the smallest count holding at least that fraction of the slice:
+    `ceil(k * slice_size)`, so a 3x3 slice keeps 1 and re-initialises 1 at the
+    defaults (k1 = 0.10, k2 = 0.15), a 5x5 slice keeps 3 and re-initialises 1.
+    """
+    return (math.ceil(k1 * slice_size - EPSILON), math.ceil(k2 * slice_size - EPSILON))
+
+
+def slice_ranks(strengths: tf.Tensor) -> tf.Tensor:
+    """Rank (0 = strongest) of every weight within its (c, f) slice of a (kh, kw, C, F) tensor.
+
+    Ties go to the lower flat (dy, dx) index (row-major over the kernel window).
+    """
+    kh, kw, channels, filters = strengths.shape
+    per_slice = tf.transpose(tf.reshape(strengths, [kh * kw, channels * filters]))
+    # tf.argsort DESCENDING runs on top_k, which orders equal values by index.
+    order = tf.argsort(per_slice, axis=-1, direction="DESCENDING", stable=True)
+    ranks = tf.argsort(order, axis=-1, stable=True)
+    return tf.reshape(tf.transpose(ranks), [kh, kw, channels, filters])
+
+
+def _check_fractions(k1: float, k2: float) -> None:
+    if not all(isinstance(k, (int, float)) and not isinstance(k, bool) for k in (k1, k2)) or \
+            not 0.0 < k1 <= k2 <= 1.0:
+        raise ValueError(f"need 0 < k1 <= k2 <= 1, got k1={k1!r}, k2={k2!r}")
+
+
+def _check_period(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+@keras.saving.register_keras_serializable(package="tfcompress")
+class HebbianSparseConv2D(MaskedLayer):
+    """A sparse Conv2D (channels_last) whose connections follow input/output co-activation.
+
+    Arguments as `keras.layers.Conv2D` (no dilation or groups), plus:
+    `k1`, `k2`: fractions of each (c, f) kernel slice kept and kept +
+    re-initialised at a rewiring (`slice_counts`), 0 < k1 <= k2 <= 1;
+    `update_every`: strengths are accumulated on every `update_every`-th
+    training call; `rewire_every` (default 10 * update_every): training steps
+    between rewirings, done by the `HebbianRewiring` callback;
+    `threshold`: input and output (after `activation`; the seed's
+    sigmoid(y) > 0.5 is y > 0, with no activation) count as active where
+    `> threshold`; `seed`: of the re-initialising draws. The layer starts
+    dense (mask of ones); each rewiring leaves `slice_counts(kh * kw, k1, k2)[1]`
+    connections per slice.
+    """
+
+    def __init__(self, filters: int, kernel_size, k1: float = 0.10, k2: float = 0.15,
+                 update_every: int = 20, rewire_every: int | None = None, threshold: float = 0.0,
+                 strides=1, padding: str = "same", use_bias: bool = True,
+                 kernel_initializer="he_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activation=None, seed: int = 0,
+                 **kwargs):
+        _check_fractions(k1, k2)
+        self.update_every = _check_period("update_every", update_every, 1)
+        self.rewire_every = _check_period(
+            "rewire_every", 10 * self.update_every if rewire_every is None else rewire_every,
+            self.update_every)
+        conv = keras.layers.Conv2D(filters, kernel_size, strides=strides,
+                                   padding=normalise_padding(padding), use_bias=use_bias,
+                                   kernel_initializer=kernel_initializer,
+                                   bias_initializer=bias_initializer,
+                                   kernel_regularizer=kernel_regularizer,
+                                   bias_regularizer=bias_regularizer, activation=activation,
+                                   name=kwargs.get("name"),
+                                   dtype=kwargs.get("dtype"))
+        kwargs["name"] = kwargs.get("name") or f"hebbian_{conv.name}"
+        super().__init__(conv, density=1.0, granularity="weight", seed=seed, **kwargs)
+        self.k1, self.k2 = float(k1), float(k2)
+        self.threshold = float(threshold)
+        kh, kw = conv.kernel_size
+        self.counts = slice_counts(kh * kw, self.k1, self.k2)
+
+    def build(self, input_shape):
+        """The masked Conv2D, then the call counter, strengths and rewiring counter."""
+        super().build(input_shape)
+        per_replica = tf.VariableSynchronization.ON_READ
+        self.step = self.add_weight("step", shape=(), dtype=tf.int64, initializer="zeros",
+                                    trainable=False, synchronization=per_replica,
+                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.strengths = self.add_weight("strengths", shape=self.kernel.shape, dtype=tf.float32,
+                                         initializer="zeros", trainable=False,
+                                         synchronization=per_replica,
+                                         aggregation=tf.VariableAggregation.SUM)
+        self.rewires = self.add_weight("rewires", shape=(), dtype=tf.int64, initializer="zeros",
+                                       trainable=False,
+                                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    def call(self, inputs, training=None):
+        """Masked convolution; in training, count co-activations every `update_every` calls."""
+        outputs = super().call(inputs)
+        if training is not None and training is not False:
+            active = tf.cast(training, tf.bool)
+            step = self.step.assign_add(tf.cast(active, tf.int64))
+
+            # The branch recomputes the output from the input instead of capturing `outputs`:
+            # measured on CPU (oneDNN, 64->64 3x3), any further consumer of the convolution's
+            # output costs ~0.6 of a training step on EVERY step; one more convolution every
+            # `update_every` steps costs a few %. Everything enters the branch through
+            # stop_gradient, so no GradientTape records the cond (cond_v2 would then return
+            # its intermediates for the backward pass, as zeros from the other branch).
+            x = tf.stop_gradient(inputs)
+            kernel = tf.stop_gradient(tf.cast(self.kernel * self.mask, x.dtype))
+            bias = tf.stop_gradient(tf.cast(self.layer.bias, x.dtype)) if self.layer.use_bias \
+                else None
+
+            def accumulate():
+                y = self.layer.convolution_op(x, kernel)
+                y = self.layer.activation(y if bias is None else tf.nn.bias_add(y, bias))
+                self.strengths.assign_add(coactivation(
+                    x, y, self.layer.kernel_size, self.layer.strides, self.layer.padding,
+                    self.threshold))
+                return tf.constant(True)
+
+            tf.cond(tf.logical_and(active, step % self.update_every == 0), accumulate,
+                    lambda: tf.constant(False))
+        return outputs
+
+    def due(self) -> bool:
+        """Whether a rewiring is due: `rewire_every` more steps have passed since the last one."""
+        return int(self.step.numpy()) // self.rewire_every > int(self.rewires.numpy())
+
+    def rewire(self, optimizer: keras.optimizers.Optimizer | None = None) -> None:
+        """Keep the top k1 of each slice by strength, re-initialise ranks k1..k2, cut the rest.
+
+        Call it eagerly, in cross-replica context under a strategy (as
+        `HebbianRewiring` does). Slots of `optimizer` (momentum, ...) are
+        zeroed except for kept weights; strengths restart from zero. The
+        re-initialising draw is seeded by `seed`, the layer's name and the
+        rewiring count, so replicas, workers and resumed runs agree.
+        """
+        kept, connected = self.counts
+        ranks = slice_ranks(tf.convert_to_tensor(self.strengths))
+        keep, connect = ranks < kept, ranks < connected
+        count = int(self.step.numpy()) // self.rewire_every
+        # The sparse methods' seeded draw of the kernel initializer (a "big new weight").
+        start = MaskMethod(big_new_weights=True).new_weights(
+            self, zlib.crc32(self.name.encode()) % (1 << 20),
+            UpdateContext(step=count, progress=0.0, seed=self.seed))
+        self.kernel.assign(tf.where(keep, self.kernel, tf.where(connect, start, 0.0)))
+        self.mask.assign(tf.cast(connect, self.mask.dtype))
+        for slot in optimizer_slots(optimizer, self.kernel) if optimizer else []:
+            slot.assign(tf.where(keep, slot, tf.zeros_like(slot)))
+        self.strengths.assign(tf.zeros_like(self.strengths))
+        self.rewires.assign(count)
+
+    def get_config(self):
+        """Conv2D arguments and the Hebbian ones (not the wrapped layer: it is made from these)."""
+        conv = self.layer.get_config()
+        # keras.layers.Layer's own config (name, trainable, dtype), not Wrapper's nested one.
+        return {**keras.layers.Layer.get_config(self),
+                **{key: conv[key] for key in CONV_ARGUMENTS},
+                "k1": self.k1, "k2": self.k2, "update_every": self.update_every,
+                "rewire_every": self.rewire_every, "threshold": self.threshold, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        """The layer from `get_config`'s dictionary."""
+        return cls(**config)
+
+
+def conv_factory(**hebbian_kwargs) -> Callable[..., HebbianSparseConv2D]:
+    """A Conv2D-signature callable making HebbianSparseConv2D layers with `hebbian_kwargs`.
+
+    For `tfcompress.models.build(..., conv_layer=conv_factory(k1=0.1, k2=0.15))`;
+    keyword arguments given by the model override `hebbian_kwargs`.
+    """
+
+    def make_layer(filters: int, kernel_size, strides=1, padding: str = "same",
+                   use_bias: bool = True, kernel_initializer="he_uniform",
+                   kernel_regularizer=None, name: str | None = None,
+                   **kwargs) -> HebbianSparseConv2D:
+        return HebbianSparseConv2D(filters, kernel_size, strides=strides, padding=padding,
+                                   use_bias=use_bias, kernel_initializer=kernel_initializer,
+                                   kernel_regularizer=kernel_regularizer, name=name,
+                                   **{**hebbian_kwargs, **kwargs})
+
+    return make_layer
