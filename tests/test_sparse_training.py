@@ -1,5 +1,4 @@
 """Sparse training in runs: identical masks across replicas and workers, exact resume, bin/train flags."""
-import json
 import os
 import subprocess
 import sys
@@ -7,7 +6,8 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from test_training import ROOT, TRAIN, _free_ports, run_bin, variables_of
+from cluster import ROOT, TRAIN, train_on_two_workers, variables_of
+from test_training import run_bin
 from tfcompress import training
 from tfcompress.training import TrainConfig
 
@@ -52,17 +52,8 @@ def test_masks_identical_on_two_mirrored_replicas():
 
 def test_multi_worker_sparse_run_has_identical_masks(tmp_path):
     run = tmp_path / "run"
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-    procs = []
-    for index in range(2):
-        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster,
-                                                       "task": {"type": "worker", "index": index}})}
-        procs.append(subprocess.Popen(
-            [sys.executable, TRAIN, "--flagfile=configs/sparse_smoke.flags", f"--run_dir={run}",
-             "--strategy=multi_worker", "--epochs=1", "--noexport", "--sparse=rigl"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=300)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    train_on_two_workers(run, "--flagfile=configs/sparse_smoke.flags", "--epochs=1", "--noexport",
+                         "--sparse=rigl")
     chief = variables_of(str(run / "checkpoints"))
     other = variables_of(str(run / "checkpoints" / "_worker_1"))
     masks = [name for name in chief if "mask" in name]

@@ -1,8 +1,6 @@
 """bin/train.py and tfcompress.training: flags, run directory, resume, export, strategies."""
 import glob
-import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -10,11 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cluster import ROOT, TRAIN, train_on_two_workers, variables_of
 from tfcompress import training
 from tfcompress.training import TrainConfig
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAIN = os.path.join(ROOT, "bin", "train.py")
 SMOKE = dict(model="lenet5", dataset="digits", image_size=16, limit=192, epochs=2, batch_size=64,
              lr=0.05, verbose=0)
 
@@ -23,13 +20,6 @@ def run_bin(*args, env=None, timeout=300):
     """Run a binary of bin/ in a fresh process; return the CompletedProcess."""
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout,
                           cwd=ROOT, env={**os.environ, **(env or {})})
-
-
-def variables_of(checkpoint_dir):
-    """Model weights of the newest checkpoint in a directory, by name."""
-    reader = tf.train.load_checkpoint(checkpoint_dir)
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if name.startswith("model/") and "OPTIMIZER_SLOT" not in name}
 
 
 @pytest.mark.parametrize("field,value,flag", [
@@ -126,33 +116,9 @@ def test_mirrored_strategy_on_two_cpu_replicas(tmp_path):
     assert (run / "metrics.csv").exists()
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def test_multi_worker_two_processes_end_with_identical_weights(tmp_path):
     run = tmp_path / "run"
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-    procs = []
-    for index in range(2):
-        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster,
-                                                       "task": {"type": "worker", "index": index}})}
-        procs.append(subprocess.Popen(
-            [sys.executable, TRAIN, "--flagfile=configs/train_smoke.flags", f"--run_dir={run}",
-             "--strategy=multi_worker", "--epochs=1", "--noexport"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    try:
-        outputs = [p.communicate(timeout=300)[0] for p in procs]
-    finally:
-        for p in procs:  # a worker whose peer died waits forever in a collective
-            p.kill()
-    assert [p.returncode for p in procs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    train_on_two_workers(run, "--flagfile=configs/train_smoke.flags", "--epochs=1", "--noexport")
     chief = variables_of(str(run / "checkpoints"))
     other = variables_of(str(run / "checkpoints" / "_worker_1"))
     assert chief.keys() == other.keys() and chief
