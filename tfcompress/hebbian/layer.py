@@ -24,6 +24,7 @@ same mask and weights.
 """
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from collections.abc import Callable
@@ -216,13 +217,5 @@ def conv_factory(**hebbian_kwargs) -> Callable[..., HebbianSparseConv2D]:
     keyword arguments given by the model override `hebbian_kwargs`.
     """
 
-    def make_layer(filters: int, kernel_size, strides=1, padding: str = "same",
-                   use_bias: bool = True, kernel_initializer="he_uniform",
-                   kernel_regularizer=None, name: str | None = None,
-                   **kwargs) -> HebbianSparseConv2D:
-        return HebbianSparseConv2D(filters, kernel_size, strides=strides, padding=padding,
-                                   use_bias=use_bias, kernel_initializer=kernel_initializer,
-                                   kernel_regularizer=kernel_regularizer, name=name,
-                                   **{**hebbian_kwargs, **kwargs})
-
-    return make_layer
+    # The layer takes the Conv2D keyword arguments the models pass; later keywords win.
+    return functools.partial(HebbianSparseConv2D, **hebbian_kwargs)

@@ -7,6 +7,7 @@ input size must be known when the layer is built. Inside the layer everything
 runs in float32, also under a mixed-precision policy (inputs are cast in, the
 output is cast to the compute dtype).
 """
+import functools
 import math
 from typing import Callable
 
@@ -234,15 +235,6 @@ def conv_factory(rank: int, **spectral_kwargs) -> Callable[..., keras.layers.Lay
     layer_classes = {1: SpectralConv1D, 2: SpectralConv2D}
     if rank not in layer_classes:
         raise ValueError(f"rank must be 1 or 2, got {rank!r}")
-    layer_class = layer_classes[rank]
 
-    def make_layer(filters: int, kernel_size, strides=1, padding: str = "same",
-                   use_bias: bool = True, kernel_initializer="glorot_uniform",
-                   kernel_regularizer=None, name: str | None = None,
-                   **kwargs) -> keras.layers.Layer:
-        return layer_class(filters, kernel_size, strides=strides, padding=padding,
-                           use_bias=use_bias, kernel_initializer=kernel_initializer,
-                           kernel_regularizer=kernel_regularizer, name=name,
-                           **{**spectral_kwargs, **kwargs})
-
-    return make_layer
+    # The layers take the Conv keyword arguments the models pass; later keywords win.
+    return functools.partial(layer_classes[rank], **spectral_kwargs)
