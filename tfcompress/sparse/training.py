@@ -11,8 +11,6 @@ from tfcompress.sparse.methods import DSR, SET, DeepR, MaskMethod, RigL, Static
 from tfcompress.sparse.sparsify import sparsify
 from tfcompress.sparse.stats import SparsityLogger
 
-METHODS = ("none", "static", "set", "deepr", "dsr", "rigl", "tied")
-
 
 def sparse_model(config, model: keras.Model) -> keras.Model:
     """`model` sparsified (or tied) as `config.sparse` says; unchanged for `none`."""
