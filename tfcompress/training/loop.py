@@ -5,6 +5,7 @@ import dataclasses
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 
 import tensorflow as tf
 import tf_keras as keras
@@ -78,8 +79,11 @@ def build_model(config: TrainConfig, info: tfc_data.DatasetInfo) -> keras.Model:
     return model
 
 
-def train(config: TrainConfig, flags_text: str | None = None) -> TrainResult:
+def train(config: TrainConfig, flags_text: str | None = None,
+          callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
     """Train as `config` says, resuming from `run_dir` with `config.resume`.
+
+    `callbacks` are the caller's own Keras callbacks, run before the epoch checkpoint.
 
     Files (chief worker only): config.json, flags.txt (`flags_text`), metrics.csv, tensorboard/,
     checkpoints/, learning_curves.png, saved_model/.
@@ -119,16 +123,16 @@ def train(config: TrainConfig, flags_text: str | None = None) -> TrainResult:
                         image_size=config.image_size, labels=config.labels, channels=config.channels,
                         limit=config.limit)
     guard = NonFiniteLossGuard()
-    callbacks = [guard, *optim.schedule_callbacks(config), *([rewiring] if rewiring else []),
+    run_callbacks = [guard, *optim.schedule_callbacks(config), *([rewiring] if rewiring else []),
                  *([_hebbian_rewiring()] if config.conv == "hebbian" else []),
                  *sparse_training.logging_callbacks(config),
-                 *reports.metric_callbacks(out_dir, first_epoch), ckpt]
+                 *reports.metric_callbacks(out_dir, first_epoch), *callbacks, ckpt]
     print(f"training {config.model} on {config.dataset} ({num_train} examples, "
           f"{info.num_classes} classes) for epochs {first_epoch + 1}..{config.epochs} "
           f"with {strategy.num_replicas_in_sync} replica(s); run dir {config.run_dir}", flush=True)
     model.fit(stream, epochs=config.epochs, initial_epoch=first_epoch,
               steps_per_epoch=epochs.steps_per_epoch(num_train, config.batch_size),
-              validation_data=val, callbacks=callbacks, verbose=config.verbose)
+              validation_data=val, callbacks=run_callbacks, verbose=config.verbose)
     guard.raise_if_triggered(ckpt.manager.latest_checkpoint)
     return _finish(config, model, out_dir, chief)
 
