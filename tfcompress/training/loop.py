@@ -124,9 +124,9 @@ def train(config: TrainConfig, flags_text: str | None = None,
                         limit=config.limit)
     guard = NonFiniteLossGuard()
     run_callbacks = [guard, *optim.schedule_callbacks(config), *([rewiring] if rewiring else []),
-                 *([_hebbian_rewiring()] if config.conv == "hebbian" else []),
-                 *sparse_training.logging_callbacks(config),
-                 *reports.metric_callbacks(out_dir, first_epoch), *callbacks, ckpt]
+                     *([_hebbian_rewiring()] if config.conv == "hebbian" else []),
+                     *sparse_training.logging_callbacks(config),
+                     *reports.metric_callbacks(out_dir, first_epoch), *callbacks, ckpt]
     print(f"training {config.model} on {config.dataset} ({num_train} examples, "
           f"{info.num_classes} classes) for epochs {first_epoch + 1}..{config.epochs} "
           f"with {strategy.num_replicas_in_sync} replica(s); run dir {config.run_dir}", flush=True)
