@@ -1,4 +1,4 @@
-"""What a run leaves for people: metrics CSV, TensorBoard events, learning-curve figures."""
+"""Per-run metrics: CSV, TensorBoard events and learning-curve figures."""
 from __future__ import annotations
 
 import csv

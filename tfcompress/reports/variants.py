@@ -1,0 +1,238 @@
+"""One trained variant per (technique, setting, seed): how each technique is run for the report.
+
+Every technique reuses the library's own entry points (`training.train`,
+`pruning.experiment.run`, `folding.student.train_student`), in run
+directories under `runs/<report>/`, so an interrupted report resumes its
+training runs and a finished variant is read back from its `outcome.json`.
+Pruning and folding start from the dense run of the same seed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+
+import tf_keras as keras
+
+from tfcompress import sparse, training
+from tfcompress.reports import costs
+
+OUTCOME_FILE = "outcome.json"
+# Forward + backward of a training step is taken as 3x the forward FLOPs (Evci et al. 2020).
+TRAIN_FLOPS_PER_FORWARD = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """Sizes of a report: epochs, data, the settings swept for the figures, timing effort."""
+
+    epochs: int
+    limit: int | None
+    compress_rates: tuple[float, ...]
+    sparsities: tuple[float, ...]
+    folds: tuple[int, ...]
+    batch_sizes: tuple[int, ...]
+    table_batch: int
+    trials: int
+
+
+BUDGETS = {
+    "smoke": Budget(epochs=5, limit=None, compress_rates=(0.0, 0.5, 0.9), sparsities=(0.8, 0.9),
+                    folds=(2,), batch_sizes=(16, 128), table_batch=128, trials=2),
+    "full": Budget(epochs=20, limit=None, compress_rates=tuple(r / 10 for r in range(10)),
+                   sparsities=(0.5, 0.8, 0.9, 0.95), folds=(2, 3, 4),
+                   batch_sizes=(1, 16, 64, 256, 1024), table_batch=256, trials=5),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A technique at one setting (compress rate, sparsity or fold; None for the others)."""
+
+    technique: str
+    setting: float | int | None = None
+
+    @property
+    def label(self) -> str:
+        """Short name used in tables and directory names, e.g. `spectral_r0.5`, `folded_f2`."""
+        prefix = {"spectral": "r", "dsr": "s", "rigl": "s", "tfmot": "s", "folded": "f"}
+        if self.setting is None:
+            return self.technique
+        return f"{self.technique}_{prefix[self.technique]}{self.setting:g}"
+
+
+@dataclasses.dataclass
+class Context:
+    """What every technique needs: the base training settings, budget and where runs go."""
+
+    base: training.TrainConfig
+    budget: Budget
+    runs_dir: str
+    info: object  # tfcompress.data.DatasetInfo of the dataset
+    started: float = 0.0  # perf_counter() when the current variant started
+
+    def run_dir(self, variant: Variant, seed: int) -> str:
+        """`runs/<report>/<variant label>/seed<seed>`."""
+        return os.path.join(self.runs_dir, variant.label, f"seed{seed}")
+
+    def train_size(self) -> int:
+        """Training examples per epoch."""
+        return min(self.info.num_train, self.budget.limit or self.info.num_train)
+
+    def steps_per_epoch(self) -> int:
+        """Training steps per epoch."""
+        return math.ceil(self.train_size() / self.base.batch_size)
+
+    def config(self, variant: Variant, seed: int, **changes) -> training.TrainConfig:
+        """The base settings for `variant` and `seed`, resuming a run already in its directory."""
+        run_dir = self.run_dir(variant, seed)
+        resume = os.path.exists(os.path.join(run_dir, training.loop.CONFIG_FILE))
+        return dataclasses.replace(self.base, seed=seed, run_dir=run_dir, resume=resume,
+                                   **changes).validate()
+
+
+def _train(context: Context, variant: Variant, seed: int, **changes) -> tuple[keras.Model, dict]:
+    config = context.config(variant, seed, **changes)
+    result = training.train(config)
+    accuracy = result.history[-1]["val_accuracy"]
+    return result.model, {"accuracy": accuracy, "epochs": config.epochs}
+
+
+def _measured(context: Context, model: keras.Model, outcome: dict, fold: int = 1,
+              extra_train_flops: float = 0.0, curve: bool = False) -> dict:
+    """`outcome` plus the wall time so far, the model's costs, training FLOPs and throughput."""
+    outcome["wall_s"] = time.perf_counter() - context.started
+    measured = costs.model_costs(model, fold)
+    examples = outcome.pop("epochs") * context.train_size()
+    outcome.update(dataclasses.asdict(measured))
+    outcome["train_flops"] = (TRAIN_FLOPS_PER_FORWARD * measured.inference_flops * examples
+                              + extra_train_flops)
+    budget = context.budget
+    batches = budget.batch_sizes if curve else (budget.table_batch,)
+    speeds = {b: costs.images_per_second(model, b, fold, budget.trials) for b in batches}
+    outcome["throughput"] = (speeds[budget.table_batch] if budget.table_batch in speeds else
+                             costs.images_per_second(model, budget.table_batch, fold, budget.trials))
+    if curve:
+        outcome["throughput_curve"] = {str(b): v for b, v in speeds.items()}
+    return outcome
+
+
+def dense(context: Context, variant: Variant, seed: int, dense_outcome: dict | None) -> dict:
+    """The model as built by `tfcompress.models` (also the base of pruning and folding)."""
+    model, outcome = _train(context, variant, seed)
+    return _measured(context, model, outcome, curve=True)
+
+
+def spectral(context: Context, variant: Variant, seed: int, dense_outcome: dict | None) -> dict:
+    """Every convolution band-limited at `compress_rate = variant.setting`."""
+    model, outcome = _train(context, variant, seed, conv="spectral", compress_rate=variant.setting)
+    return _measured(context, model, outcome)
+
+
+def hebbian(context: Context, variant: Variant, seed: int, dense_outcome: dict | None) -> dict:
+    """Every convolution a HebbianSparseConv2D (measured stripped, zeros in place)."""
+    model, outcome = _train(context, variant, seed, conv="hebbian")
+    return _measured(context, sparse.strip(model), outcome)
+
+
+def dynamic_sparse(context: Context, variant: Variant, seed: int, dense_outcome: dict | None) -> dict:
+    """DSR or RigL from an ERK initial distribution at `sparsity = variant.setting`.
+
+    Masks are updated twice per epoch until 3/4 of the epochs; per-layer
+    sparsities before and after training are kept for the re-allocation figure.
+    """
+    changes = dict(sparse=variant.technique, sparse_distribution="erk", sparsity=variant.setting,
+                   update_every=max(1, context.steps_per_epoch() // 2),
+                   stop_rewire_epoch=max(1, context.base.epochs * 3 // 4))
+    initial = sparse.stats(training.build_model(context.config(variant, seed, **changes),
+                                                context.info))
+    model, outcome = _train(context, variant, seed, **changes)
+    final = sparse.stats(model)
+    outcome["layer_sparsity"] = {name: [initial["layers"][name]["sparsity"], entry["sparsity"]]
+                                 for name, entry in final["layers"].items()}
+    return _measured(context, sparse.strip(model), outcome)
+
+
+def pruned(context: Context, variant: Variant, seed: int, dense_outcome: dict) -> dict:
+    """tfmot's cubic schedule to `variant.setting`, or std-threshold pruning, of the dense run."""
+    from tfcompress.pruning import csr, experiment
+    dense_dir = context.run_dir(Variant("dense"), seed)
+    model, _ = training.load_run(dense_dir)
+    base = context.base
+    steps = context.steps_per_epoch()
+    config = experiment.PruneConfig(
+        method=variant.technique, model=base.model, model_args=base.model_args,
+        dataset=base.dataset, data_dir=base.data_dir, image_size=base.image_size,
+        limit=context.budget.limit, batch_size=base.batch_size, checkpoint=dense_dir,
+        target_sparsity=variant.setting or 0.9, end_step=max(1, base.epochs - 1) * steps,
+        frequency=steps, epochs=max(2, base.epochs), groups=_layer_groups(model),
+        finetune_epochs=1, seed=seed, run_dir=context.run_dir(variant, seed))
+    summary = experiment.run(config)
+    csr.from_csr(os.path.join(config.run_dir, "weights_csr.npz"), model)
+    if variant.technique == "tfmot":
+        epochs = config.epochs
+    else:
+        with open(os.path.join(config.run_dir, "metrics.csv")) as f:
+            epochs = (sum(1 for _ in f) - 1) * config.finetune_epochs
+    dense_forward = dense_outcome["inference_flops"] * epochs * context.train_size()
+    outcome = {"accuracy": summary["pruned_accuracy"], "epochs": 0,
+               "histograms": os.path.join(config.run_dir, "weights_before_after.png")}
+    return _measured(context, model, outcome, extra_train_flops=dense_outcome["train_flops"]
+                     + TRAIN_FLOPS_PER_FORWARD * dense_forward)
+
+
+def _layer_groups(model: keras.Model) -> str:
+    """Threshold pruning's layer groups: convolutions first, then dense layers (Han et al.)."""
+    kernels = [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
+    convs = [layer.name for layer in kernels if len(layer.kernel.shape) > 2]
+    dense = [layer.name for layer in kernels if len(layer.kernel.shape) == 2]
+    return ";".join(f"{group}:{','.join(names)}" for group, names in (("conv", convs), ("fc", dense))
+                    if names)
+
+
+def folded(context: Context, variant: Variant, seed: int, dense_outcome: dict) -> dict:
+    """A FoldedCNN of `variant.setting` images per input, distilled from the dense run."""
+    from tfcompress.folding.student import FoldConfig, train_student
+    config = FoldConfig(teacher_run_dir=context.run_dir(Variant("dense"), seed),
+                        run_dir=context.run_dir(variant, seed), fold=variant.setting,
+                        epochs=context.base.epochs, batch_size=context.base.batch_size,
+                        seed=seed, verbose=0)
+    result = train_student(config)
+    teacher_forward = dense_outcome["inference_flops"] * config.epochs * context.train_size()
+    outcome = {"accuracy": result.student_accuracy, "epochs": config.epochs}
+    return _measured(context, result.student, outcome, fold=variant.setting, curve=True,
+                     extra_train_flops=dense_outcome["train_flops"] + teacher_forward)
+
+
+TECHNIQUES: dict[str, Callable[[Context, Variant, int, dict | None], dict]] = {
+    "dense": dense, "spectral": spectral, "dsr": dynamic_sparse, "rigl": dynamic_sparse,
+    "tfmot": pruned, "threshold": pruned, "folded": folded, "hebbian": hebbian,
+}
+# Techniques that start from the dense run of the same seed.
+NEEDS_DENSE = ("tfmot", "threshold", "folded")
+
+
+def run_variant(context: Context, variant: Variant, seed: int, dense_outcome: dict | None) -> dict:
+    """The outcome of `variant` at `seed`: read from its outcome.json when the same settings
+    produced it, else trained (or resumed) and measured, then written there.
+
+    `wall_s` is the time to train (prune, distil) the variant, before its measurement.
+    """
+    path = os.path.join(context.run_dir(variant, seed), OUTCOME_FILE)
+    key = {"variant": dataclasses.asdict(variant), "seed": seed,
+           "base": json.loads(context.base.to_json()), "budget": dataclasses.asdict(context.budget)}
+    key["base"].pop("run_dir")
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        if saved.get("key") == key:
+            return saved["outcome"]
+    context.started = time.perf_counter()
+    outcome = TECHNIQUES[variant.technique](context, variant, seed, dense_outcome)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"key": key, "outcome": outcome}, f, indent=2)
+    return outcome
