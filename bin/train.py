@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Train a model with one of tfcompress's techniques: `bin/train.py --flagfile=configs/demo.flags`."""
 import dataclasses
-import os
-import sys
 
 from absl import app, flags
 
@@ -73,10 +71,7 @@ def main(argv):
         from tfcompress.training.strategy import split_cpu
         split_cpu(FLAGS.cpu_replicas)
     from tfcompress import training
-    try:
-        result = training.train(config, flags_text=FLAGS.flags_into_string())
-    except (training.RunDirError, training.CheckpointError, training.NonFiniteLossError) as error:
-        sys.exit(f"error: {error}")
+    result = training.train(config, flags_text=FLAGS.flags_into_string())
     if result.history:
         last = result.history[-1]
         print("final: " + ", ".join(f"{k}={v:.4f}" for k, v in last.items() if k != "epoch"))

@@ -89,6 +89,7 @@ def train(config: TrainConfig, flags_text: str | None = None,
     checkpoints/, learning_curves.png, saved_model/.
     """
     config.validate()
+    info = describe_data(config)  # missing data fails here, before the run directory is written
     _prepare_run_dir(config, flags_text)
     epochs.seed_everything(config.seed)
     keras.backend.experimental.enable_tf_random_generator()
@@ -98,7 +99,6 @@ def train(config: TrainConfig, flags_text: str | None = None,
     strategy = strategies.make_strategy(config.strategy)
     chief = strategies.is_chief()
     out_dir = config.run_dir if chief else tempfile.mkdtemp(prefix="tfcompress_worker_")
-    info = describe_data(config)
     with strategy.scope():
         model = build_model(config, info)
         rewiring = sparse_training.dynamic_sparsity(
