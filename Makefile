@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 build: $(STAMP)
 	PY=$(PY) bash tools/build_ops.sh
 
+# One training run, then every technique side by side at smoke size (reports/lenet5_digits_smoke/).
 demo: build
-	$(PY) bin/train.py --flagfile=configs/demo.flags
+	$(PY) bin/train.py --flagfile=configs/demo.flags $(if $(wildcard runs/demo/config.json),--resume)
+	$(PY) bin/report.py --flagfile=configs/report_smoke.flags
 
 test: build
 	$(PY) -m pytest -q -ra --durations=15 $(PYTEST_ARGS); rc=$$?; \

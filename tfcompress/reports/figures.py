@@ -19,46 +19,46 @@ def _save(fig, path: str) -> str:
     return path
 
 
-def _dense_line(ax, rows: list[dict]) -> None:
+def _accuracy_plot(rows: list[dict], series: dict[str, list[dict]], x_key: str, x_label: str,
+                   title: str, path: str) -> str:
+    """Accuracy (mean, std over seeds) of each series against 100 * `x_key`, dense as a line."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, points in series.items():
+        points = sorted(points, key=lambda r: r[x_key])
+        ax.errorbar([100 * r[x_key] for r in points], [r["accuracy_mean"] for r in points],
+                    yerr=[r["accuracy_std"] for r in points], marker="o", capsize=3, label=label)
     for row in rows:
         if row["technique"] == "dense":
             ax.axhline(row["accuracy_mean"], color="grey", linestyle="--", label="dense")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def _by_technique(rows: list[dict], techniques) -> dict[str, list[dict]]:
+    found = {t: [r for r in rows if r["technique"] == t] for t in techniques}
+    return {t: points for t, points in found.items() if points}
 
 
 def accuracy_vs_compress_rate(rows: list[dict], path: str) -> str | None:
     """Band-limited convolution: accuracy (mean, std over seeds) against compress rate in %."""
-    points = sorted((r for r in rows if r["technique"] == "spectral"), key=lambda r: r["setting"])
-    if not points:
+    series = _by_technique(rows, ("spectral",))
+    if not series:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.errorbar([100 * r["setting"] for r in points], [r["accuracy_mean"] for r in points],
-                yerr=[r["accuracy_std"] for r in points], marker="o", capsize=3, label="spectral")
-    _dense_line(ax, rows)
-    ax.set_xlabel("compress rate (% of the spectrum dropped)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("Band-limited convolution: accuracy vs compression")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+    return _accuracy_plot(rows, series, "setting", "compress rate (% of the spectrum dropped)",
+                          "Band-limited convolution: accuracy vs compression", path)
 
 
 def accuracy_vs_sparsity(rows: list[dict], path: str) -> str | None:
     """Each sparse method's accuracy against the sparsity it reached (all weights of the model)."""
-    methods = [m for m in SPARSE_METHODS if any(r["technique"] == m for r in rows)]
-    if not methods:
+    series = _by_technique(rows, SPARSE_METHODS)
+    if not series:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for method in methods:
-        points = sorted((r for r in rows if r["technique"] == method), key=lambda r: r["sparsity"])
-        ax.errorbar([100 * r["sparsity"] for r in points], [r["accuracy_mean"] for r in points],
-                    yerr=[r["accuracy_std"] for r in points], marker="o", capsize=3, label=method)
-    _dense_line(ax, rows)
-    ax.set_xlabel("sparsity (% of all parameters that are zero)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("Sparse methods: accuracy vs sparsity")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+    return _accuracy_plot(rows, series, "sparsity", "sparsity (% of all parameters that are zero)",
+                          "Sparse methods: accuracy vs sparsity", path)
 
 
 def layer_sparsity(outcome: dict | None, path: str, title: str) -> str | None:
