@@ -50,7 +50,8 @@ def test_report_of_every_technique_then_reuse(tmp_path):
 
     again = _report(tmp_path, "--techniques=dense,dsr")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "training lenet5" not in again.stdout  # every run read back from its outcome.json
+    assert again.stdout.count("reused") == 3  # dense, dsr_s0.8, dsr_s0.9: from their outcome.json
+    assert "training lenet5" not in again.stdout
 
 
 @pytest.mark.parametrize("flag,message", [

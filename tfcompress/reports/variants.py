@@ -223,12 +223,13 @@ def run_variant(context: Context, variant: Variant, seed: int, dense_outcome: di
     """
     path = os.path.join(context.run_dir(variant, seed), OUTCOME_FILE)
     key = {"variant": dataclasses.asdict(variant), "seed": seed,
-           "base": json.loads(context.base.to_json()), "budget": dataclasses.asdict(context.budget)}
-    key["base"].pop("run_dir")
+           "base": dataclasses.asdict(context.base), "budget": dataclasses.asdict(context.budget)}
+    key = json.loads(json.dumps(key))  # tuples become lists, as when read back
     if os.path.exists(path):
         with open(path) as f:
             saved = json.load(f)
         if saved.get("key") == key:
+            print(f"    reused {path}", flush=True)
             return saved["outcome"]
     context.started = time.perf_counter()
     outcome = TECHNIQUES[variant.technique](context, variant, seed, dense_outcome)
