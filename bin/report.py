@@ -18,7 +18,7 @@ flags.DEFINE_string("dataset", "digits", "digits (bundled), mnist, cifar10, cifa
                     "imagenet2012 (tfds, in --data_dir), ucr:<Name>, video:<file>.")
 flags.DEFINE_string("data_dir", None, "tfds data_dir, UCR archive root or video directory.")
 flags.DEFINE_string("labels", None, "Labels CSV for video:<file> datasets.")
-flags.DEFINE_integer("image_size", 28, "Resize images to this size (digits: 28 or 32).")
+flags.DEFINE_integer("image_size", None, "Resize images to this size (digits: 28 or 32).")
 flags.DEFINE_integer("channels", None, "Repeat grey images to this many channels.")
 flags.DEFINE_list("techniques", "dense,spectral,dsr,rigl,tfmot,threshold,folded,hebbian",
                   "Techniques to compare (pruning and folding also train the dense model).")

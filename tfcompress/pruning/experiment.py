@@ -166,18 +166,28 @@ def run(config: PruneConfig) -> dict:
     print(report, flush=True)
     export.save(pruned, os.path.join(out, "saved_model"), portable=True)
     params, nonzeros = _count(pruned)
-    smaller = surgery.remove_dead_neurons(pruned)
     summary = {"method": config.method, "model": config.model, "dataset": config.dataset,
                "params": params, "nonzeros": nonzeros, "compression": params / nonzeros,
                "dense_accuracy": float(dense_accuracy), "pruned_accuracy": float(accuracy),
                "dense_bytes": report.dense_bytes, "csr_file_bytes": report.file_bytes,
                "csr_file_ratio": report.file_ratio,
-               "units_after_surgery": {layer.name: int(layer.kernel.shape[-1]) for layer in smaller.layers
-                                       if hasattr(layer, "kernel")},
+               "units_after_surgery": _units_after_surgery(pruned),
                "layer_sparsity": magnitude.sparsity(pruned)}
     with open(os.path.join(out, SUMMARY), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def _units_after_surgery(model: keras.Model) -> dict[str, int] | None:
+    """Units per layer once dead neurons are removed; None (said once) where surgery cannot
+    rebuild the model (batch normalisation, residual connections)."""
+    try:
+        smaller = surgery.remove_dead_neurons(model)
+    except surgery.UnsupportedModelError as error:
+        print(f"dead-neuron removal skipped: {error}", flush=True)
+        return None
+    return {layer.name: int(layer.kernel.shape[-1]) for layer in smaller.layers
+            if hasattr(layer, "kernel")}
 
 
 def table(run_dirs: list[str]) -> str:

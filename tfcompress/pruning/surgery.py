@@ -35,6 +35,10 @@ PASS_THROUGH = (keras.layers.Flatten, keras.layers.Dropout, keras.layers.MaxPool
                 keras.layers.AveragePooling2D, keras.layers.Activation, keras.layers.ReLU)
 
 
+class UnsupportedModelError(ValueError):
+    """`remove_dead_neurons` cannot rebuild this model (a layer kind it does not handle)."""
+
+
 def _check_supported(layers: list[keras.layers.Layer]) -> None:
     for layer in layers:
         kind = type(layer)
@@ -42,16 +46,16 @@ def _check_supported(layers: list[keras.layers.Layer]) -> None:
             if not isinstance(layer, keras.layers.Dense) and (
                     layer.groups != 1 or layer.padding not in ("valid", "same")
                     or layer.data_format != "channels_last"):
-                raise ValueError(f"layer {layer.name!r}: remove_dead_neurons supports convolutions "
+                raise UnsupportedModelError(f"layer {layer.name!r}: remove_dead_neurons supports convolutions "
                                  f"with groups=1, 'valid'/'same' padding and channels_last; got "
                                  f"groups={layer.groups}, padding={layer.padding!r}, "
                                  f"data_format={layer.data_format!r}")
         elif kind not in PASS_THROUGH:
-            raise ValueError(f"layer {layer.name!r} ({kind.__name__}) is not supported by "
+            raise UnsupportedModelError(f"layer {layer.name!r} ({kind.__name__}) is not supported by "
                              f"remove_dead_neurons; expected Dense/Conv1D/Conv2D and, between them, "
                              f"{', '.join(k.__name__ for k in PASS_THROUGH)}")
     if not any(type(layer) in WEIGHTED for layer in layers):
-        raise ValueError("remove_dead_neurons needs a model with Dense or Conv layers")
+        raise UnsupportedModelError("remove_dead_neurons needs a model with Dense or Conv layers")
 
 
 def _linear(layer: keras.layers.Layer, kernel: np.ndarray, x: tf.Tensor) -> np.ndarray:

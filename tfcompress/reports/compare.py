@@ -29,7 +29,7 @@ class ReportConfig:
     dataset: str = "digits"
     data_dir: str | None = None
     labels: str | None = None
-    image_size: int | None = 28
+    image_size: int | None = None
     channels: int | None = None
     model_args: dict = dataclasses.field(default_factory=dict)
     techniques: tuple[str, ...] = tuple(TECHNIQUES)
