@@ -134,3 +134,22 @@ def test_two_worker_spectral_dsr_run_ends_with_identical_weights_and_masks(tmp_p
     reader = tf.train.load_checkpoint(str(run / "checkpoints"))
     assert reader.get_tensor("sparse_updates/.ATTRIBUTES/VARIABLE_VALUE") == 2
     assert os.path.exists(run / "metrics.csv")
+
+
+def test_every_checkpoint_unreadable_is_an_error_naming_each(tmp_path):
+    config = TrainConfig(model="lenet5", image_size=16, limit=64, batch_size=32, epochs=2,
+                         run_dir=str(tmp_path / "run"), export=False, verbose=0)
+    training.train(config)
+    for shard in glob.glob(str(tmp_path / "run" / "checkpoints" / "ckpt-*.data-*")):
+        with open(shard, "r+b") as f:
+            f.truncate(16)
+    with pytest.raises(training.CheckpointError,
+                       match=r"no checkpoint could be restored:\n.*ckpt-2: .*\n.*ckpt-1: "):
+        training.load_run(config.run_dir)
+
+
+def test_a_directory_that_is_not_a_run_is_named(tmp_path):
+    result = _run(os.path.join(ROOT, "bin", "export.py"), f"--run_dir={tmp_path}")
+    assert result.returncode == 1
+    assert f"error: '{tmp_path}/config.json' not found: '{tmp_path}' is not a tfcompress run" \
+        in result.stderr
