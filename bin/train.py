@@ -54,6 +54,13 @@ flags.DEFINE_integer("stop_rewire_epoch", None, "Stop rewiring after this epoch 
 flags.DEFINE_bool("sub_kernel_granularity", False, "Sparsity per weight; without it conv masks "
                   "keep or drop whole kh x kw kernels.")
 flags.DEFINE_bool("big_new_weights", False, "Regrown weights drawn from the initializer, not zero.")
+flags.DEFINE_float("hebbian_k1", 0.10, "--conv=hebbian: fraction of each (c, f) kernel slice "
+                   "kept (the strongest connections).")
+flags.DEFINE_float("hebbian_k2", 0.15, "--conv=hebbian: ranks k1..k2 of each slice are "
+                   "re-initialised; the rest are cut.")
+flags.DEFINE_integer("hebbian_update_every", 20, "--conv=hebbian: steps between co-activation "
+                     "strength updates.")
+flags.DEFINE_integer("hebbian_rewire_every", 200, "--conv=hebbian: steps between rewirings.")
 flags.DEFINE_bool("export", True, "Write a SavedModel to <run_dir>/saved_model at the end.")
 flags.DEFINE_integer("verbose", 2, "Keras fit verbosity (2: one line per epoch).")
 

@@ -26,10 +26,21 @@ def run_bin(*args, env=None, timeout=300):
     ("optimizer", "rmsprop", "--optimizer"), ("epochs", 0, "--epochs"), ("lr", -1.0, "--lr"),
     ("compress_rate", 1.0, "--compress_rate"), ("preserve_energy", 0.0, "--preserve_energy"),
     ("data_dir", "/nonexistent/dir", "--data_dir"), ("strategy", "tpu", "--strategy"),
+    ("hebbian_k2", 1.5, "--hebbian_k1/--hebbian_k2"), ("hebbian_k1", 0.5, "--hebbian_k1/--hebbian_k2"),
+    ("hebbian_rewire_every", 5, "--hebbian_rewire_every"),
 ])
 def test_bad_settings_name_the_flag(field, value, flag):
     with pytest.raises((ValueError, FileNotFoundError), match=flag):
         TrainConfig(**{field: value}).validate()
+
+
+def test_hebbian_flags_reach_every_hebbian_layer():
+    config = TrainConfig(**SMOKE, conv="hebbian", hebbian_k1=0.2, hebbian_k2=0.4,
+                         hebbian_update_every=5, hebbian_rewire_every=15)
+    model = training.build_model(config, training.loop.describe_data(config))
+    layers = [layer for layer in model.layers if type(layer).__name__ == "HebbianSparseConv2D"]
+    assert len(layers) == 2
+    assert {(l.k1, l.k2, l.update_every, l.rewire_every) for l in layers} == {(0.2, 0.4, 5, 15)}
 
 
 def test_bad_flag_fails_before_training(tmp_path):

@@ -56,6 +56,11 @@ class TrainConfig:
     stop_rewire_epoch: int | None = None
     sub_kernel_granularity: bool = False
     big_new_weights: bool = False
+    # Hebbian sparse convolution (--conv=hebbian); defaults are the layer's (the seed's).
+    hebbian_k1: float = 0.10
+    hebbian_k2: float = 0.15
+    hebbian_update_every: int = 20
+    hebbian_rewire_every: int = 200
 
     def validate(self) -> "TrainConfig":
         """Raise ValueError naming the first bad setting; return self when all are valid."""
@@ -82,6 +87,13 @@ class TrainConfig:
             raise ValueError("--compress_rate/--preserve_energy need --conv=spectral "
                              f"(got --conv={self.conv})")
         self._validate_sparse()
+        if not 0.0 < self.hebbian_k1 <= self.hebbian_k2 <= 1.0:
+            raise ValueError(f"--hebbian_k1/--hebbian_k2 need 0 < k1 <= k2 <= 1, got "
+                             f"{self.hebbian_k1}/{self.hebbian_k2}")
+        _positive("hebbian_update_every", self.hebbian_update_every)
+        if self.hebbian_rewire_every < self.hebbian_update_every:
+            raise ValueError(f"--hebbian_rewire_every must be >= --hebbian_update_every "
+                             f"({self.hebbian_update_every}), got {self.hebbian_rewire_every}")
         if self.conv == "hebbian" and self.sparse != "none":
             raise ValueError(f"--conv=hebbian rewires its own masks; it cannot be combined with "
                              f"--sparse={self.sparse}")

@@ -55,7 +55,9 @@ def conv_layer_for(config: TrainConfig, rank: int):
             raise ValueError(f"--conv=hebbian has only a 2-D layer; {config.model} on "
                              f"{config.dataset} needs {rank}-D convolutions")
         from tfcompress.hebbian import conv_factory
-        return conv_factory()
+        return conv_factory(k1=config.hebbian_k1, k2=config.hebbian_k2,
+                            update_every=config.hebbian_update_every,
+                            rewire_every=config.hebbian_rewire_every, seed=config.seed)
     return None
 
 
