@@ -133,8 +133,12 @@ def spectral(context: Context, variant: Variant, seed: int, dense_outcome: dict 
 
 
 def hebbian(context: Context, variant: Variant, seed: int, dense_outcome: dict | None) -> dict:
-    """Every convolution a HebbianSparseConv2D (measured stripped, zeros in place)."""
-    model, outcome = _train(context, variant, seed, conv="hebbian")
+    """Every convolution a HebbianSparseConv2D, rewired once per epoch from strengths updated
+    four times per epoch (measured stripped, zeros in place)."""
+    steps = context.steps_per_epoch()
+    model, outcome = _train(context, variant, seed, conv="hebbian",
+                            hebbian_update_every=max(1, steps // 4),
+                            hebbian_rewire_every=max(1, steps // 4) * 4)
     return _measured(context, sparse.strip(model), outcome)
 
 

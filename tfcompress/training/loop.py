@@ -181,8 +181,9 @@ def _prepare_run_dir(config: TrainConfig, flags_text: str | None) -> None:
         now = dataclasses.asdict(config)
         changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and now[k] != saved[k])
         if changed:
-            raise RunDirError("--resume with settings that differ from the run's: "
-                             + ", ".join(f"--{k}={now[k]!r} (run has {saved[k]!r})" for k in changed))
+            diff = ", ".join(f"--{k}={now[k]!r} (run has {saved[k]!r})" for k in changed)
+            raise RunDirError(f"--resume of {config.run_dir!r} with settings that differ from "
+                              f"the run's: {diff}")
     os.makedirs(config.run_dir, exist_ok=True)
     with open(path, "w") as f:
         f.write(config.to_json())
