@@ -21,7 +21,8 @@ flags.DEFINE_string("labels", None, "Labels CSV for video:<file> datasets.")
 flags.DEFINE_integer("image_size", None, "Resize images to this size (digits: 28 or 32).")
 flags.DEFINE_integer("channels", None, "Repeat grey images to this many channels.")
 flags.DEFINE_list("techniques", "dense,spectral,dsr,rigl,tfmot,threshold,folded,hebbian",
-                  "Techniques to compare (pruning and folding also train the dense model).")
+                  "Techniques to compare, from dense, spectral, static, set, deepr, dsr, rigl, "
+                  "tfmot, threshold, folded, hebbian (pruning and folding also train dense).")
 flags.DEFINE_enum("budget", "smoke", ["smoke", "full"], "smoke: minutes on 2 cores (5 epochs, "
                   "all examples, 3 rates, 2 sparsities, f=2); full: 20 epochs, all data, rates "
                   "0..90%, sparsities 50..95%, f=2,3,4.")
@@ -31,7 +32,10 @@ flags.DEFINE_integer("limit", None, "Override the budget's examples per split.")
 flags.DEFINE_integer("batch_size", 64, "Batch size of every run.")
 flags.DEFINE_float("lr", 0.05, "Learning rate (SGD momentum 0.9, cosine decay).")
 flags.DEFINE_float("compress_rate", 0.5, "Spectral compress rate shown in the table.")
-flags.DEFINE_float("sparsity", 0.9, "Sparsity of DSR, RigL and tfmot shown in the table.")
+flags.DEFINE_float("sparsity", 0.9, "Sparsity of the sparse methods (static, set, deepr, dsr, "
+                   "rigl, tfmot) shown in the table.")
+flags.DEFINE_string("keep_dense", "first,last", "Layers the masked sparse methods leave dense "
+                    "(first, last and/or names; empty: none).")
 flags.DEFINE_string("name", None, "Report name (default <model>_<dataset>_<budget>).")
 flags.DEFINE_string("runs_dir", "runs", "Where the runs go (runs/<name>/<variant>/seed<k>).")
 flags.DEFINE_string("out_dir", "reports", "Where the report goes (reports/<name>/).")

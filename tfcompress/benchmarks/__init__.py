@@ -21,6 +21,7 @@ SUITES: dict[str, str] = {
     "spectral": "tfcompress.benchmarks.spectral",
     "fold": "tfcompress.benchmarks.fold",
     "hebbian": "tfcompress.benchmarks.hebbian",
+    "sparse": "tfcompress.benchmarks.sparse",
 }
 
 

@@ -12,11 +12,11 @@ import time
 
 from tfcompress import training
 from tfcompress.reports import figures, page
-from tfcompress.reports.variants import (BUDGETS, NEEDS_DENSE, TECHNIQUES, Budget, Context, Variant,
-                                         run_variant)
+from tfcompress.reports.variants import (BUDGETS, NEEDS_DENSE, SPARSE_SETTING, TECHNIQUES, Budget,
+                                         Context, Variant, run_variant)
 
-SWEPT = {"spectral": "compress_rates", "dsr": "sparsities", "rigl": "sparsities",
-         "tfmot": "sparsities", "folded": "folds"}
+SWEPT = {"spectral": "compress_rates", "folded": "folds",
+         **{t: "sparsities" for t in SPARSE_SETTING}}
 MEASURES = ("params", "nonzeros", "dense_bytes", "csr_bytes", "train_flops", "inference_flops",
             "throughput", "wall_s")
 
@@ -41,6 +41,7 @@ class ReportConfig:
     lr: float = 0.05
     compress_rate: float = 0.5
     sparsity: float = 0.9
+    keep_dense: str = "first,last"
     name: str | None = None
     runs_dir: str = "runs"
     out_dir: str = "reports"
@@ -81,7 +82,7 @@ class ReportConfig:
             data_dir=self.data_dir, labels=self.labels, image_size=self.image_size,
             channels=self.channels, limit=budget.limit, epochs=budget.epochs,
             batch_size=self.batch_size, optimizer="momentum", lr=self.lr, lr_schedule="cosine",
-            export=False, verbose=0)
+            keep_dense=self.keep_dense, export=False, verbose=0)
 
     def variants(self) -> list[Variant]:
         """Every variant to run, dense first when a requested technique starts from it."""
@@ -89,8 +90,7 @@ class ReportConfig:
         if "dense" not in techniques and any(t in NEEDS_DENSE for t in techniques):
             techniques.insert(0, "dense")
         budget = self.sizes()
-        headline = {"spectral": self.compress_rate, "dsr": self.sparsity, "rigl": self.sparsity,
-                    "tfmot": self.sparsity}
+        headline = self._headline_settings()
         found = []
         for technique in sorted(techniques, key=lambda t: t != "dense"):
             if technique not in SWEPT:
@@ -104,8 +104,10 @@ class ReportConfig:
 
     def headline(self, variant: Variant) -> bool:
         """Whether `variant` goes in the Markdown table (the others are in summary.csv and figures)."""
-        return {"spectral": self.compress_rate, "dsr": self.sparsity, "rigl": self.sparsity,
-                "tfmot": self.sparsity}.get(variant.technique, variant.setting) == variant.setting
+        return self._headline_settings().get(variant.technique, variant.setting) == variant.setting
+
+    def _headline_settings(self) -> dict:
+        return {"spectral": self.compress_rate, **{t: self.sparsity for t in SPARSE_SETTING}}
 
 
 def _aggregate(variant: Variant, outcomes: list[dict], dense_params: int | None) -> dict:

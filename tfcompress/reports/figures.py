@@ -9,7 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
 
-SPARSE_METHODS = ("dsr", "rigl", "tfmot", "threshold")
+from tfcompress.reports.variants import SPARSE_SETTING  # noqa: E402
+
+SPARSE_METHODS = (*SPARSE_SETTING, "threshold")
 
 
 def _save(fig, path: str) -> str:

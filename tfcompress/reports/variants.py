@@ -21,6 +21,9 @@ from tfcompress import sparse, training
 from tfcompress.reports import costs
 
 OUTCOME_FILE = "outcome.json"
+# Techniques with a sparsity setting: the masked methods of tfcompress.sparse, then tfmot.
+MASKED = ("static", "set", "deepr", "dsr", "rigl")
+SPARSE_SETTING = (*MASKED, "tfmot")
 # Forward + backward of a training step is taken as 3x the forward FLOPs (Evci et al. 2020).
 TRAIN_FLOPS_PER_FORWARD = 3
 
@@ -58,10 +61,10 @@ class Variant:
     @property
     def label(self) -> str:
         """Short name used in tables and directory names, e.g. `spectral_r0.5`, `folded_f2`."""
-        prefix = {"spectral": "r", "dsr": "s", "rigl": "s", "tfmot": "s", "folded": "f"}
         if self.setting is None:
             return self.technique
-        return f"{self.technique}_{prefix[self.technique]}{self.setting:g}"
+        prefix = "s" if self.technique in SPARSE_SETTING else self.technique[0]  # r(ate), f(old)
+        return f"{self.technique}_{prefix}{self.setting:g}"
 
 
 @dataclasses.dataclass
@@ -143,7 +146,8 @@ def hebbian(context: Context, variant: Variant, seed: int, dense_outcome: dict |
 
 
 def dynamic_sparse(context: Context, variant: Variant, seed: int, dense_outcome: dict | None) -> dict:
-    """DSR or RigL from an ERK initial distribution at `sparsity = variant.setting`.
+    """A masked method (static, SET, DeepR, DSR, RigL) from an ERK initial distribution at
+    `sparsity = variant.setting`, layers in `--keep_dense` left dense.
 
     Masks are updated twice per epoch until 3/4 of the epochs; per-layer
     sparsities before and after training are kept for the re-allocation figure.
@@ -212,7 +216,7 @@ def folded(context: Context, variant: Variant, seed: int, dense_outcome: dict) -
 
 
 TECHNIQUES: dict[str, Callable[[Context, Variant, int, dict | None], dict]] = {
-    "dense": dense, "spectral": spectral, "dsr": dynamic_sparse, "rigl": dynamic_sparse,
+    "dense": dense, "spectral": spectral, **{m: dynamic_sparse for m in MASKED},
     "tfmot": pruned, "threshold": pruned, "folded": folded, "hebbian": hebbian,
 }
 # Techniques that start from the dense run of the same seed.
