@@ -15,10 +15,10 @@ import tfcompress.ops
 from tfcompress.spectral import op as spectral_op
 from tfcompress.spectral.op_benchmark import benchmark_op, resnet18_cifar_shapes
 
-# (N, C, F, K): odd sizes, N=1, K covering every vector width of the CPU
-# kernel (1, 2, 4, 8 lanes) with and without a partial last vector, sizes
-# past its cache blocks (C > 64 reduction steps, F > 64, N > 64), and empty
-# reductions and outputs.
+# (N, C, F, K): odd sizes, N=1, K covering every row-group size of the CPU
+# kernel (1, 2, 4, 8 k per group of a vector) with and without an overlapping
+# last chunk of k, sizes past its cache blocks (C > 64 reduction steps,
+# F > 64, N > 64), and empty reductions and outputs.
 SHAPES = [(2, 3, 4, 5), (1, 1, 1, 1), (1, 7, 3, 9), (3, 5, 2, 17), (2, 4, 3, 2),
           (3, 2, 5, 3), (2, 3, 2, 8), (4, 70, 3, 37), (2, 3, 130, 12), (70, 3, 2, 7),
           (2, 0, 3, 5), (0, 3, 2, 5)]
@@ -100,10 +100,37 @@ def test_op_gradients_match_autodiff_of_reference(compiled_op, shape):
     want = gradients(spectral_op.spectral_mul_reference, x, w, cotangent)
     for g, r in zip(got, want):
         assert_close(g, r)
-    # And TF's complex convention independently: dx = g . w, dw = conj(g)^T . x.
+    assert_op_gradients_match_numpy(x, w, cotangent)
+
+
+def assert_op_gradients_match_numpy(x, w, cotangent):
+    """TF's complex convention, independently of TF: dx = g . w, dw = conj(g)^T . x."""
+    dx, dw = gradients(lambda x, w: spectral_op.spectral_mul(x, w, "op"), x, w, cotangent)
     x128, w128, g128 = (v.astype(np.complex128) for v in (x, w, cotangent))
-    assert_close(got[0], np.einsum("nfk,fck->nck", g128, w128))
-    assert_close(got[1], np.einsum("nfk,nck->fck", np.conj(g128), x128))
+    assert_close(dx, np.einsum("nfk,fck->nck", g128, w128))
+    assert_close(dw, np.einsum("nfk,nck->fck", np.conj(g128), x128))
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "baseline"])
+def test_op_every_instruction_set_and_row_group(compiled_op, monkeypatch, isa):
+    """Each instruction set the CPU kernel is built for, capped by TFCOMPRESS_MAX_CPU_ISA.
+
+    Under each cap these shapes make the kernel pick every row-group size it
+    has there (k per group of a vector), in the forward product and both gradients.
+    """
+    monkeypatch.setenv("TFCOMPRESS_MAX_CPU_ISA", isa)
+    rng = np.random.default_rng(7)
+    for n, c, f, k in [shape for shape in SHAPES if min(shape) > 0] + [(16, 3, 2, 1)]:
+        x, w = random_complex(rng, n, c, k), random_complex(rng, f, c, k)
+        assert_close(spectral_op.spectral_mul(x, w, "op"), numpy_product(x, w))
+        assert_op_gradients_match_numpy(x, w, random_complex(rng, n, f, k))
+
+
+def test_op_unknown_instruction_set_cap(compiled_op, monkeypatch):
+    monkeypatch.setenv("TFCOMPRESS_MAX_CPU_ISA", "avx1024")
+    x = np.ones((1, 2, 3), np.complex64)
+    with pytest.raises(tf.errors.InternalError, match="TFCOMPRESS_MAX_CPU_ISA must name"):
+        spectral_op.spectral_mul(x, x, "op")
 
 
 def test_op_numeric_jacobian(compiled_op):

@@ -7,9 +7,10 @@
 // opA(i, r, k) is a[i, r, k] (or a[r, i, k] when transpose_a), conjugated
 // when conj_a; opB likewise with b[j, r, k] / b[r, j, k]. K is the innermost,
 // contiguous axis of a, b and out, so every variant is a batch over K of
-// complex GEMMs read in place: the forward product x[N,C,K] . conj(w[F,C,K])
-// and both of its gradients are the same kernel with other strides and
-// conjugations, and no operand is ever copied into another layout.
+// complex GEMMs: the forward product x[N,C,K] . conj(w[F,C,K]) and both of
+// its gradients are the same kernel with other strides and conjugations, and
+// no operand is transposed into another tensor (the CPU kernel only copies a
+// into the vector layout of its register tile; b and out are used in place).
 #ifndef TFCOMPRESS_SPECTRAL_MUL_H_
 #define TFCOMPRESS_SPECTRAL_MUL_H_
 

@@ -1,16 +1,22 @@
 // SpectralMul OpKernel and its CPU functor (see spectral_mul.h for the
-// product and spectral_mul_cpu.h for the vectorised tiles).
+// product, spectral_mul_cpu_tile.h for the vectorised register tile and
+// spectral_mul_cpu.h / spectral_mul_cpu_small_k.h for its two paths).
 #define EIGEN_USE_THREADS
-// The vector helpers of spectral_mul_cpu.h return AVX vectors from functions
-// compiled for the baseline ISA, which GCC flags (-Wpsabi) as an ABI change
-// across calls; they are always inlined into the AVX entry points below.
+// The vector helpers of spectral_mul_cpu_tile.h return AVX vectors from
+// functions compiled for the baseline ISA, which GCC flags (-Wpsabi) as an
+// ABI change across calls; they are always inlined into the AVX entry points
+// below.
 #pragma GCC diagnostic ignored "-Wpsabi"
 #if GOOGLE_CUDA
 #define EIGEN_USE_GPU
 #endif  // GOOGLE_CUDA
 
+#include <cstdlib>
+#include <cstring>
+
 #include "spectral_mul.h"
 #include "spectral_mul_cpu.h"
+#include "spectral_mul_cpu_small_k.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
@@ -24,77 +30,172 @@ namespace functor {
 namespace spectral_cpu {
 
 typedef void (*UnitsFn)(const Plan&, int64_t, int64_t);
+typedef void (*GroupedFn)(const Plan&, const Layout&, const float*, int64_t,
+                          int64_t);
 
-// One entry point per instruction set: the same template, compiled for the
-// widest vectors the CPU has (chosen at run time, so the library stays
-// portable and needs no -march flag). Tiles: W floats x TI x TJ, sized so
-// that the 2*TI*TJ accumulators stay in registers (32 zmm / 16 ymm / 16 xmm).
+// One entry point per instruction set and path: the same templates,
+// compiled for the widest vectors the CPU has (chosen at run time, so the
+// library stays portable and needs no -march flag). Tiles: W floats x TI x
+// TJ, sized so that the 2*TI*TJ accumulators stay in registers (32 zmm / 16
+// ymm / 16 xmm). Grouped<C>: the small-K path with row groups of C k.
+#define TFC_ISA_ENTRIES(NAME, TARGET, W, TI, TJ)                         \
+  TARGET void Units##NAME(const Plan& g, int64_t begin, int64_t end) {    \
+    RunUnits<W, TI, TJ>(g, begin, end);                                   \
+  }                                                                       \
+  template <int C>                                                        \
+  TARGET void Grouped##NAME(const Plan& g, const Layout& lay,             \
+                            const float* packed, int64_t begin,           \
+                            int64_t end) {                                \
+    RunGroupedUnits<W, C, TI, TJ>(g, lay, packed, begin, end);            \
+  }
 #if defined(__x86_64__)
-__attribute__((target("avx512f,avx512vl,fma"))) void UnitsAvx512(
-    const Plan& g, int64_t begin, int64_t end) {
-  RunUnits<16, 4, 3>(g, begin, end);
+TFC_ISA_ENTRIES(Avx512, __attribute__((target("avx512f,avx512vl,fma"))), 16,
+                4, 3)
+TFC_ISA_ENTRIES(Avx2, __attribute__((target("avx2,fma"))), 8, 2, 3)
+#endif  // __x86_64__
+TFC_ISA_ENTRIES(128, , 4, 2, 3)
+#undef TFC_ISA_ENTRIES
+
+// An instruction set: vectors of `lanes` complex values and i tiles of `ti`
+// vectors; `units` runs the in-place path, grouped[n - 1] the small-K path
+// with row groups of C = lanes >> n k (G = 2^n groups per vector; null
+// where C < 1).
+struct Isa {
+  const char* name;
+  int64_t lanes, ti;
+  bool (*supported)();
+  UnitsFn units;
+  GroupedFn grouped[3];
+};
+
+bool Always() { return true; }
+#if defined(__x86_64__)
+bool HasAvx512() {
+  return __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
 }
-__attribute__((target("avx2,fma"))) void UnitsAvx2(const Plan& g,
-                                                   int64_t begin,
-                                                   int64_t end) {
-  RunUnits<8, 2, 3>(g, begin, end);
+bool HasAvx2() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 #endif  // __x86_64__
-void Units128(const Plan& g, int64_t begin, int64_t end) {
-  RunUnits<4, 2, 3>(g, begin, end);
-}
-void Units64(const Plan& g, int64_t begin, int64_t end) {
-  RunUnits<2, 2, 3>(g, begin, end);
+
+// Widest first; the last, the baseline, is always supported.
+constexpr Isa kIsas[] = {
+#if defined(__x86_64__)
+    {"avx512", 8, 4, HasAvx512, UnitsAvx512,
+     {GroupedAvx512<4>, GroupedAvx512<2>, GroupedAvx512<1>}},
+    {"avx2", 4, 2, HasAvx2, UnitsAvx2,
+     {GroupedAvx2<2>, GroupedAvx2<1>, nullptr}},
+#endif  // __x86_64__
+    {"baseline", 2, 2, Always, Units128, {Grouped128<1>, nullptr, nullptr}},
+};
+constexpr const Isa* kIsasEnd = kIsas + sizeof(kIsas) / sizeof(kIsas[0]);
+
+constexpr char kMaxIsaVariable[] = "TFCOMPRESS_MAX_CPU_ISA";
+constexpr char kBadMaxIsa[] =
+    "TFCOMPRESS_MAX_CPU_ISA must name an instruction set of this build: "
+#if defined(__x86_64__)
+    "avx512, avx2 or "
+#endif  // __x86_64__
+    "baseline";
+
+// The widest instruction set the CPU supports, at most the one
+// $TFCOMPRESS_MAX_CPU_ISA names (to test or compare the narrower ones on a
+// wider CPU, like oneDNN's ONEDNN_MAX_CPU_ISA); null for an unknown name.
+const Isa* PickIsa() {
+  const char* name = std::getenv(kMaxIsaVariable);
+  const Isa* isa = kIsas;
+  if (name != nullptr && *name != '\0') {
+    while (isa != kIsasEnd && std::strcmp(name, isa->name) != 0) ++isa;
+    if (isa == kIsasEnd) return nullptr;
+  }
+  while (!isa->supported()) ++isa;
+  return isa;
 }
 
-// The widest entry point the CPU supports whose vector of k fits in k.
-void PickUnits(int64_t k, UnitsFn* fn, int64_t* lanes) {
-#if defined(__x86_64__)
-  if (k >= 8 && __builtin_cpu_supports("avx512f") &&
-      __builtin_cpu_supports("avx512vl")) {
-    *fn = UnitsAvx512;
-    *lanes = 8;
-    return;
+// Time per vector of the small-K path with G = 2^n row groups (n = 1..3),
+// relative to G = 2: out is stored one group at a time. And how many more
+// lanes (k rounded up to whole vectors, times rows i) the in-place path may
+// compute than the small-K path, which packs a, and still be taken.
+// Measured with AVX-512 at ResNet-18's shapes (bin/benchmark.py
+// --suite=spectral): the in-place path wins where K fills whole vectors or
+// nearly (K = 40, 220, 684), the small-K path where the in-place one wastes
+// 5% of its lanes or more (K = 84, 42, 21, 20, 10; by 40% at K = 21), and
+// G = 4 and G = 8 run about 1.08x and 1.5x slower per lane than G = 2.
+constexpr double kGroupsCost[] = {0.0, 1.0, 1.08, 1.5};
+constexpr double kInPlaceExtraLanes = 1.03;
+
+// The path for k and i on isa: n = 0 for the in-place path, else the
+// small-K path with row groups of C = lanes >> n k.
+int PickPath(const Isa& isa, int64_t k, int64_t i) {
+  int best = 0;
+  double best_cost = 0, best_lanes = 0;
+  for (int n = 1; n < 4 && isa.grouped[n - 1] != nullptr; ++n) {
+    const int64_t c = isa.lanes >> n;
+    if (k < c) continue;
+    const double vectors =
+        static_cast<double>(CeilDiv(k, c) * CeilDiv(i, int64_t{1} << n));
+    if (best == 0 || kGroupsCost[n] * vectors < best_cost) {
+      best = n;
+      best_cost = kGroupsCost[n] * vectors;
+      best_lanes = vectors * static_cast<double>(isa.lanes);
+    }
   }
-  if (k >= 4 && __builtin_cpu_supports("avx2") &&
-      __builtin_cpu_supports("fma")) {
-    *fn = UnitsAvx2;
-    *lanes = 4;
-    return;
+  const double in_place_lanes =
+      static_cast<double>(CeilDiv(k, isa.lanes) * isa.lanes * i);
+  if (k >= isa.lanes && in_place_lanes <= kInPlaceExtraLanes * best_lanes) {
+    return 0;
   }
-#endif  // __x86_64__
-  if (k >= 2) {
-    *fn = Units128;
-    *lanes = 2;
-  } else {
-    *fn = Units64;
-    *lanes = 1;
-  }
+  return best;
 }
 
 }  // namespace spectral_cpu
 
-// CPU functor: work units (a vector of k x a block of j, disjoint outputs)
-// sharded over TF's intra-op thread pool, which the op context's
-// ThreadPoolDevice wraps.
+// CPU functor: work units (blocks of disjoint outputs) sharded over TF's
+// intra-op thread pool, which the op context's ThreadPoolDevice wraps; the
+// small-K path packs a first, sharded likewise.
 template <>
 const char* SpectralMulFunctor<CPUDevice>::operator()(
     const CPUDevice& device, const SpectralMulDims& dims,
     const std::complex<float>* a, const std::complex<float>* b,
     std::complex<float>* out) {
   using namespace spectral_cpu;  // NOLINT(build/namespaces)
+  const Isa* isa_or_null = PickIsa();
+  if (isa_or_null == nullptr) return kBadMaxIsa;
+  const Isa& isa = *isa_or_null;
   const Plan plan(dims, a, b, out);
-  UnitsFn units;
-  int64_t lanes;
-  PickUnits(dims.k, &units, &lanes);
-  // Cost of one unit in cycles, about one per complex multiply-add.
-  const int64_t cost = std::max<int64_t>(
-      1, dims.i * std::min(dims.j, kJBlock) * std::max<int64_t>(dims.r, 1) *
-             lanes);
-  device.parallelFor(NumUnits(plan, lanes), Eigen::TensorOpCost(0, 0, cost),
-                     [&plan, units](Eigen::Index begin, Eigen::Index end) {
-                       units(plan, begin, end);
+  const int n = PickPath(isa, dims.k, dims.i);
+  const int64_t r = std::max<int64_t>(dims.r, 1);
+  // Costs in cycles, about one per complex multiply-add or value copied.
+  if (n == 0) {
+    const int64_t cost = dims.i * std::min(dims.j, kJBlock) * r * isa.lanes;
+    device.parallelFor(NumUnits(plan, isa.lanes),
+                       Eigen::TensorOpCost(0, 0, cost),
+                       [&plan, &isa](Eigen::Index begin, Eigen::Index end) {
+                         isa.units(plan, begin, end);
+                       });
+    return nullptr;
+  }
+  const int64_t c = isa.lanes >> n;
+  const Layout lay(plan, 2 * isa.lanes, c, isa.ti, 4 * device.numThreads());
+  float* packed = static_cast<float*>(device.allocate(
+      sizeof(float) * std::max<int64_t>(1, lay.PackedFloats())));
+  if (packed == nullptr) return "out of memory for the packed operand";
+  device.parallelFor(lay.NumPieces(),
+                     Eigen::TensorOpCost(0, 0, r * lay.tile_rows * c),
+                     [&](Eigen::Index begin, Eigen::Index end) {
+                       Pack(plan, lay, packed, begin, end);
                      });
+  const GroupedFn units = isa.grouped[n - 1];
+  device.parallelFor(
+      lay.NumUnits(),
+      Eigen::TensorOpCost(0, 0,
+                          std::min(dims.i, kIBlock) * lay.j_block * r *
+                              lay.q_block * c),
+      [&](Eigen::Index begin, Eigen::Index end) {
+        units(plan, lay, packed, begin, end);
+      });
+  device.deallocate(packed);
   return nullptr;
 }
 
