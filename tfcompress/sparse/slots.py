@@ -13,6 +13,8 @@ def optimizer_slots(optimizer: keras.optimizers.Optimizer, variable: tf.Variable
     through `_index_dict`, with no public accessor, so those lists are found by
     their length and the variable's position.
     """
+    # Mixed precision wraps the optimizer in a LossScaleOptimizer; the slots are its inner one's.
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
     if hasattr(optimizer, "get_slot_names"):
         return [optimizer.get_slot(variable, name) for name in optimizer.get_slot_names()]
     index_dict = getattr(optimizer, "_index_dict", None)

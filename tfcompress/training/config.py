@@ -87,6 +87,15 @@ class TrainConfig:
             raise ValueError("--compress_rate/--preserve_energy need --conv=spectral "
                              f"(got --conv={self.conv})")
         self._validate_sparse()
+        self._validate_hebbian()
+        if self.data_dir is not None and not os.path.isdir(self.data_dir):
+            raise FileNotFoundError(f"--data_dir {self.data_dir!r} is not a directory")
+        if self.strategy == "multi_worker" and "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                             "(cluster spec and this worker's task); it is not set")
+        return self
+
+    def _validate_hebbian(self) -> None:
         if not 0.0 < self.hebbian_k1 <= self.hebbian_k2 <= 1.0:
             raise ValueError(f"--hebbian_k1/--hebbian_k2 need 0 < k1 <= k2 <= 1, got "
                              f"{self.hebbian_k1}/{self.hebbian_k2}")
@@ -94,15 +103,14 @@ class TrainConfig:
         if self.hebbian_rewire_every < self.hebbian_update_every:
             raise ValueError(f"--hebbian_rewire_every must be >= --hebbian_update_every "
                              f"({self.hebbian_update_every}), got {self.hebbian_rewire_every}")
+        changed = [f"--{field.name}" for field in dataclasses.fields(self)
+                   if field.name.startswith("hebbian_") and
+                   getattr(self, field.name) != field.default]
+        if changed and self.conv != "hebbian":
+            raise ValueError(f"{', '.join(changed)} need --conv=hebbian (got --conv={self.conv})")
         if self.conv == "hebbian" and self.sparse != "none":
             raise ValueError(f"--conv=hebbian rewires its own masks; it cannot be combined with "
                              f"--sparse={self.sparse}")
-        if self.data_dir is not None and not os.path.isdir(self.data_dir):
-            raise FileNotFoundError(f"--data_dir {self.data_dir!r} is not a directory")
-        if self.strategy == "multi_worker" and "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
-                             "(cluster spec and this worker's task); it is not set")
-        return self
 
     def _validate_sparse(self) -> None:
         _choice("sparse", self.sparse, SPARSE)
