@@ -115,12 +115,15 @@ def assert_op_gradients_match_numpy(x, w, cotangent):
 def test_op_every_instruction_set_and_row_group(compiled_op, monkeypatch, isa):
     """Each instruction set the CPU kernel is built for, capped by TFCOMPRESS_MAX_CPU_ISA.
 
-    Under each cap these shapes make the kernel pick every row-group size it
-    has there (k per group of a vector), in the forward product and both gradients.
+    Under each cap these shapes make the kernel pick its in-place path and every
+    row-group size it has there (k per group of a vector), in the forward product
+    and both gradients; (32, 70, 66, 21) takes the small-K path past one block of
+    j and of r, with an overlapping last chunk of k.
     """
     monkeypatch.setenv("TFCOMPRESS_MAX_CPU_ISA", isa)
     rng = np.random.default_rng(7)
-    for n, c, f, k in [shape for shape in SHAPES if min(shape) > 0] + [(16, 3, 2, 1)]:
+    shapes = [shape for shape in SHAPES if min(shape) > 0] + [(16, 3, 2, 1), (32, 70, 66, 21)]
+    for n, c, f, k in shapes:
         x, w = random_complex(rng, n, c, k), random_complex(rng, f, c, k)
         assert_close(spectral_op.spectral_mul(x, w, "op"), numpy_product(x, w))
         assert_op_gradients_match_numpy(x, w, random_complex(rng, n, f, k))

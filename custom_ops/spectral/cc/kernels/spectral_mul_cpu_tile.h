@@ -150,11 +150,12 @@ TFC_INLINE void StoreGroup(const typename Vec<W>::type& v, float* o,
                            int64_t row_stride, int64_t groups, bool accumulate,
                            std::index_sequence<I...>) {
   typedef Vec<2 * C> Part;
-  if (Grp >= groups) return;
+  if (Grp > 0 && Grp >= groups) return;  // row group 0 is always in i
   float* row = o + Grp * row_stride;
-  const typename Part::type part =
+  typename Part::type part =
       __builtin_shufflevector(v, v, (2 * C * Grp + I)...);
-  Part::Store(row, accumulate ? part + Part::Load(row) : part);
+  if (accumulate) part += Part::Load(row);
+  Part::Store(row, part);
 }
 
 template <int W, int C, std::size_t... Grp>
@@ -181,7 +182,8 @@ TFC_INLINE void StoreGroups(const typename Vec<W>::type& res, float* o,
   }
   float tmp[W];  // the last chunk of k overlaps the one before:
   Vec<W>::Store(tmp, res);  // skip the lanes already written
-  const int groups = static_cast<int>(std::min<int64_t>(kGroups, rows));
+  const int groups =
+      kGroups == 1 ? 1 : static_cast<int>(std::min<int64_t>(kGroups, rows));
   for (int grp = 0; grp < groups; ++grp) {
     float* row = o + grp * row_stride;
     const float* src = tmp + 2 * C * grp;

@@ -113,40 +113,42 @@ const Isa* PickIsa() {
   return isa;
 }
 
-// Time per vector of the small-K path with G = 2^n row groups (n = 1..3),
+// Time per lane of the small-K path with G = 2^n row groups (n = 1..3),
 // relative to G = 2: out is stored one group at a time. And how many more
-// lanes (k rounded up to whole vectors, times rows i) the in-place path may
-// compute than the small-K path, which packs a, and still be taken.
-// Measured with AVX-512 at ResNet-18's shapes (bin/benchmark.py
-// --suite=spectral): the in-place path wins where K fills whole vectors or
-// nearly (K = 40, 220, 684), the small-K path where the in-place one wastes
-// 5% of its lanes or more (K = 84, 42, 21, 20, 10; by 40% at K = 21), and
-// G = 4 and G = 8 run about 1.08x and 1.5x slower per lane than G = 2.
+// lanes the in-place path may compute than the small-K path, which packs a,
+// and still be taken. Lanes: k rounded up to whole chunks of C, times rows i
+// rounded up to whole tiles. Measured with AVX-512 at ResNet-18's shapes
+// (bin/benchmark.py --suite=spectral): the in-place path wins where K fills
+// whole vectors or nearly (K = 40, 220, 684), the small-K path where the
+// in-place one wastes 5% of its lanes or more (K = 84, 42, 21, 20, 10; by
+// 40% at K = 21), and G = 4 and G = 8 run about 1.08x and 1.5x slower per
+// lane than G = 2. Below kMinGroupedR reduction steps (the gradient of the
+// weights at batch sizes under 32) the stores of row groups cost more than
+// the lanes saved.
 constexpr double kGroupsCost[] = {0.0, 1.0, 1.08, 1.5};
 constexpr double kInPlaceExtraLanes = 1.03;
+constexpr int64_t kMinGroupedR = 32;
 
-// The path for k and i on isa: n = 0 for the in-place path, else the
-// small-K path with row groups of C = lanes >> n k.
-int PickPath(const Isa& isa, int64_t k, int64_t i) {
+// The path for dims on isa: n = 0 for the in-place path, else the small-K
+// path with row groups of C = lanes >> n k.
+int PickPath(const Isa& isa, const SpectralMulDims& dims) {
+  const auto lanes = [&](int n) {
+    const int64_t c = isa.lanes >> n, tile_rows = isa.ti << n;
+    return static_cast<double>(CeilDiv(dims.k, c) * c *
+                               CeilDiv(dims.i, tile_rows) * tile_rows);
+  };
   int best = 0;
-  double best_cost = 0, best_lanes = 0;
   for (int n = 1; n < 4 && isa.grouped[n - 1] != nullptr; ++n) {
-    const int64_t c = isa.lanes >> n;
-    if (k < c) continue;
-    const double vectors =
-        static_cast<double>(CeilDiv(k, c) * CeilDiv(i, int64_t{1} << n));
-    if (best == 0 || kGroupsCost[n] * vectors < best_cost) {
+    if (dims.k >= (isa.lanes >> n) &&
+        (best == 0 ||
+         kGroupsCost[n] * lanes(n) < kGroupsCost[best] * lanes(best))) {
       best = n;
-      best_cost = kGroupsCost[n] * vectors;
-      best_lanes = vectors * static_cast<double>(isa.lanes);
     }
   }
-  const double in_place_lanes =
-      static_cast<double>(CeilDiv(k, isa.lanes) * isa.lanes * i);
-  if (k >= isa.lanes && in_place_lanes <= kInPlaceExtraLanes * best_lanes) {
-    return 0;
-  }
-  return best;
+  const bool in_place =
+      dims.k >= isa.lanes &&
+      (dims.r < kMinGroupedR || lanes(0) <= kInPlaceExtraLanes * lanes(best));
+  return in_place ? 0 : best;
 }
 
 }  // namespace spectral_cpu
@@ -164,7 +166,7 @@ const char* SpectralMulFunctor<CPUDevice>::operator()(
   if (isa_or_null == nullptr) return kBadMaxIsa;
   const Isa& isa = *isa_or_null;
   const Plan plan(dims, a, b, out);
-  const int n = PickPath(isa, dims.k, dims.i);
+  const int n = PickPath(isa, dims);
   const int64_t r = std::max<int64_t>(dims.r, 1);
   // Costs in cycles, about one per complex multiply-add or value copied.
   if (n == 0) {
