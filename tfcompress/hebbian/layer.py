@@ -10,7 +10,8 @@ and `strip` work on these layers too. What this layer adds:
 - `rewire()`: per (c, f) kernel slice, the strongest `k1` connections keep
   their weights, ranks `k1..k2` are re-initialised from the kernel initializer,
   the rest are disconnected (weight and optimizer slots zeroed); strengths
-  reset. The `HebbianRewiring` callback calls it every `rewire_every` steps.
+  reset. The `HebbianRewiring` callback calls it every `rewire_every` steps;
+  a layer trained past a due rewiring without it prints a warning (once).
 
 Why rewiring is a callback and not part of `call`: under `tf.distribute`,
 writing a mirrored variable (kernel, mask) from replica context is a
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import zlib
 from collections.abc import Callable
 
@@ -144,28 +146,44 @@ class HebbianSparseConv2D(MaskedLayer):
             active = tf.cast(training, tf.bool)
             step = self.step.assign_add(tf.cast(active, tf.int64))
 
-            # The branch recomputes the output from the input instead of capturing `outputs`:
-            # measured on CPU (oneDNN, 64->64 3x3), any further consumer of the convolution's
-            # output costs ~0.6 of a training step on EVERY step; one more convolution every
-            # `update_every` steps costs a few %. Everything enters the branch through
-            # stop_gradient, so no GradientTape records the cond (cond_v2 would then return
-            # its intermediates for the backward pass, as zeros from the other branch).
-            x = tf.stop_gradient(inputs)
-            kernel = tf.stop_gradient(tf.cast(self.kernel * self.mask, x.dtype))
-            bias = tf.stop_gradient(tf.cast(self.layer.bias, x.dtype)) if self.layer.use_bias \
-                else None
+            # The branch reads the layer's own input and output: both are computed for the
+            # training step anyway, so a strength update costs one Conv2DBackpropFilter (and
+            # the binarising compares). They enter the branch through stop_gradient, so no
+            # GradientTape records the cond (cond_v2 would then return its intermediates for
+            # the backward pass, as zeros from the other branch).
+            x, y = tf.stop_gradient(inputs), tf.stop_gradient(outputs)
 
             def accumulate():
-                y = self.layer.convolution_op(x, kernel)
-                y = self.layer.activation(y if bias is None else tf.nn.bias_add(y, bias))
                 self.strengths.assign_add(coactivation(
                     x, y, self.layer.kernel_size, self.layer.strides, self.layer.padding,
                     self.threshold))
+                self._warn_if_not_rewired(step)
                 return tf.constant(True)
 
             tf.cond(tf.logical_and(active, step % self.update_every == 0), accumulate,
                     lambda: tf.constant(False))
         return outputs
+
+    def _warn_if_not_rewired(self, step: tf.Tensor) -> None:
+        """Print a warning (stderr) if a rewiring was due before `step` and none ran.
+
+        Checked at strength updates only (no cost on other steps), and printed
+        once: at the first update after the first missed rewiring.
+        """
+        rewires = tf.convert_to_tensor(self.rewires)
+        missed = tf.logical_and((step - 1) // self.rewire_every > rewires,
+                                (step - 1 - self.update_every) // self.rewire_every <= rewires)
+
+        def warn():
+            tf.print(f"WARNING: HebbianSparseConv2D {self.name!r} is at training step", step,
+                     "but has not been rewired since step", rewires * self.rewire_every,
+                     f"(rewire_every={self.rewire_every}): its connections only change when "
+                     f"tfcompress.hebbian.HebbianRewiring() is among model.fit's callbacks "
+                     f"(bin/train.py --conv=hebbian adds it) or layer.rewire() is called when "
+                     f"layer.due().", output_stream=sys.stderr)
+            return tf.constant(True)
+
+        tf.cond(missed, warn, lambda: tf.constant(False))
 
     def due(self) -> bool:
         """Whether a rewiring is due: `rewire_every` more steps have passed since the last one."""
