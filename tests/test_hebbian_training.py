@@ -1,4 +1,5 @@
-"""HebbianSparseConv2D in training: digits vs dense, MirroredStrategy, bin/train's --conv=hebbian."""
+"""HebbianSparseConv2D in training: digits vs dense, MirroredStrategy, two workers, mixed
+precision, the missing-callback warning, bin/train's --conv=hebbian."""
 import os
 import subprocess
 import sys
@@ -6,9 +7,11 @@ import textwrap
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras as keras
 
 import tfcompress
+from cluster import train_on_two_workers, variables_of
 from tfcompress import data, hebbian
 
 
@@ -97,3 +100,99 @@ def test_train_with_conv_hebbian_resumes_its_counters(tmp_path):
     assert len(layers) == 2 and all(int(layer.step.numpy()) == 6 for layer in layers)
     with pytest.raises(ValueError, match="hebbian"):
         training.TrainConfig(**settings, epochs=1, sparse="set").validate()
+
+
+def test_hebbian_flags_need_conv_hebbian():
+    from tfcompress.training import TrainConfig
+    with pytest.raises(ValueError, match="--hebbian_k2, --hebbian_rewire_every need "
+                                         "--conv=hebbian \\(got --conv=spectral\\)"):
+        TrainConfig(conv="spectral", hebbian_k2=0.2, hebbian_rewire_every=400).validate()
+    TrainConfig(conv="standard", hebbian_k1=0.10).validate()  # the defaults are always fine
+    TrainConfig(conv="hebbian", hebbian_k2=0.2, hebbian_rewire_every=400).validate()
+
+
+def test_two_workers_rewire_identically(tmp_path):
+    # 7 steps of 64 (32 per worker), strengths every step, rewired at steps 3 and 6.
+    run = tmp_path / "run"
+    train_on_two_workers(run, "--flagfile=configs/hebbian_smoke.flags", f"--run_dir={run}",
+                         "--epochs=1", "--limit=448", "--noexport", "--hebbian_update_every=1",
+                         "--hebbian_rewire_every=3")
+    chief = variables_of(str(run / "checkpoints"))
+    other = variables_of(str(run / "checkpoints" / "_worker_1"))
+    assert chief.keys() == other.keys()
+    for name in chief:
+        np.testing.assert_array_equal(chief[name], other[name], err_msg=name)
+
+    def values(kind):
+        return [chief[name] for name in sorted(chief) if f"/{kind}/" in name]
+
+    masks, strengths, rewires = values("mask"), values("strengths"), values("rewires")
+    assert len(masks) == len(strengths) == len(rewires) == 2  # LeNet-5's two convolutions
+    assert all(int(count) == 2 for count in rewires)
+    for mask in masks:  # 4 of each 5x5 slice at k2 = 0.15
+        np.testing.assert_array_equal(mask.sum(axis=(0, 1)), 4)
+    for counts in strengths:  # step 7's co-activations, summed over both workers
+        assert counts.sum() > 0
+        np.testing.assert_array_equal(counts, np.round(counts))
+
+
+def test_mixed_precision_counts_exactly_and_rewires():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([
+            keras.Input((8, 8, 1)),
+            tfcompress.HebbianSparseConv2D(4, 3, update_every=1, rewire_every=2,
+                                           activation="relu", name="heb"),
+            keras.layers.Flatten(), keras.layers.Dense(3, dtype="float32")])
+        model.compile(keras.optimizers.SGD(0.0),
+                      keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        layer = model.get_layer("heb")
+        x, y = np.random.default_rng(0).standard_normal((16, 8, 8, 1)).astype(np.float32), \
+            np.arange(16) % 3
+        # One step at learning rate 0: the strengths are those of the float16 forward pass.
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        outputs = layer(x)
+        assert outputs.dtype == tf.float16 and layer.kernel.dtype == tf.float32
+        want = hebbian.strengths_reference(x, outputs.numpy(), (3, 3), 1, "same")
+        assert want.sum() > 0
+        np.testing.assert_array_equal(layer.strengths.numpy(), want)
+
+        model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
+                      keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[hebbian.HebbianRewiring()])
+        assert int(layer.step.numpy()) == 5 and int(layer.rewires.numpy()) == 2
+        np.testing.assert_array_equal(layer.mask.numpy().sum(axis=(0, 1)), 2)  # 2 of 9
+        assert np.all(layer.kernel.numpy()[layer.mask.numpy() == 0] == 0)
+        counts = layer.strengths.numpy()  # step 5's, after the rewiring at step 4
+        assert counts.sum() > 0
+        np.testing.assert_array_equal(counts, np.round(counts))
+        assert np.isfinite(model.evaluate(x, y, verbose=0))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _warning_model(**kwargs):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((6, 6, 1)),
+        tfcompress.HebbianSparseConv2D(2, 3, update_every=2, rewire_every=5, name="first"),
+        tfcompress.HebbianSparseConv2D(2, 3, update_every=3, rewire_every=3, name="second"),
+        keras.layers.Flatten(), keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).standard_normal((48, 6, 6, 1)).astype(np.float32)
+    model.fit(x, np.arange(48) % 2, batch_size=4, epochs=1, verbose=0, **kwargs)  # 12 steps
+    return model
+
+
+def test_training_past_a_due_rewiring_without_the_callback_warns_once_per_layer(capfd):
+    _warning_model()
+    printed = capfd.readouterr().err  # tf.print writes to the process's stderr
+    for name, step, every in (("first", 6, 5), ("second", 6, 3)):
+        lines = [line for line in printed.splitlines() if f"HebbianSparseConv2D '{name}'" in line]
+        assert len(lines) == 1, printed[-3000:]
+        assert f"at training step {step} " in lines[0] and f"rewire_every={every}" in lines[0]
+        assert "HebbianRewiring()" in lines[0]
+
+    _warning_model(callbacks=[hebbian.HebbianRewiring()])
+    assert "HebbianSparseConv2D" not in capfd.readouterr().err
