@@ -1,7 +1,7 @@
 """Hebbian sparse convolution: connections kept or re-initialised by input/output co-activation.
 
     conv = HebbianSparseConv2D(32, 3, k1=0.10, k2=0.15, update_every=20, rewire_every=200)
-    model.fit(data, callbacks=[HebbianRewiring()])
+    model.fit(data, callbacks=[HebbianRewiring()])  # without it nothing rewires (a warning says so)
 
 `coactivation(x, y, kernel_size, strides, padding)` is the strength update,
 one `Conv2DBackpropFilter` of the binarised input and output;

@@ -18,7 +18,8 @@ class HebbianRewiring(keras.callbacks.Callback):
     Runs in cross-replica context (`model.distribute_strategy.scope()`), so the
     strengths it reads are summed over replicas and the new masks and weights
     are written to every replica. Needed in every `fit` of a model with
-    HebbianSparseConv2D layers: without it they only count co-activations.
+    HebbianSparseConv2D layers: without it they only count co-activations
+    (and each prints a warning once a rewiring it was due is missed).
     """
 
     def __init__(self, verbose: int = 0):
