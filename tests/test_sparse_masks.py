@@ -147,6 +147,9 @@ def test_tie_hashes_all_but_kept_layers_and_trains():
     tied = sparse.tie(model, compression=0.1, keep_dense=("last",))
     assert [type(l).__name__ for l in tied.layers] == ["HashedConv2D", "HashedConv2D", "Flatten", "Dense"]
     assert tied.get_layer("c2").hashed_weights.shape == (58,)
+    counted = sparse.stats(tied)["layers"]
+    assert counted["c2"] == {"nonzeros": 58, "size": 576, "sparsity": 1 - 58 / 576}
+    assert counted["out"]["size"] == counted["out"]["nonzeros"] == 32 * 4  # kept dense
     x, y = data(16, (6, 6, 3))
     history = compiled(tied).fit(x, y, epochs=3, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]

@@ -22,6 +22,7 @@ SUITES: dict[str, str] = {
     "fold": "tfcompress.benchmarks.fold",
     "hebbian": "tfcompress.benchmarks.hebbian",
     "sparse": "tfcompress.benchmarks.sparse",
+    "sparse_accuracy": "tfcompress.benchmarks.sparse_accuracy",
 }
 
 

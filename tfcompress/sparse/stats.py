@@ -4,6 +4,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
+from tfcompress.sparse.hashed import HashedConv2D, HashedDense
 from tfcompress.sparse.masks import MaskedLayer
 
 
@@ -11,13 +12,18 @@ def stats(model: keras.Model) -> dict:
     """`{"layers": {name: {"nonzeros", "size", "sparsity"}}, "total": {...}}` over kernel layers.
 
     A masked kernel counts its active connections (the ones of its mask, a
-    regrown weight that is still exactly zero included); other kernels count
-    their non-zero entries, so layers kept dense count in the total too.
+    regrown weight that is still exactly zero included); a tied (hashed) kernel
+    counts its real weights, out of its virtual kernel's size; other kernels
+    count their non-zero entries, so layers kept dense count in the total too.
     """
     layers = {}
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             layers.update(stats(layer)["layers"])
+            continue
+        if isinstance(layer, (HashedDense, HashedConv2D)):
+            layers[layer.name] = _entry(int(layer.hashed_weights.shape.num_elements()),
+                                        int(layer.hash_buckets.shape.num_elements()))
             continue
         kernel = getattr(layer, "kernel", None)
         if not isinstance(kernel, tf.Variable):
