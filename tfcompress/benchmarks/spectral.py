@@ -6,7 +6,7 @@ training step), on whatever device TensorFlow picks:
 (a) ``op_vs_tf``: spectral_mul, compiled op vs the ``tf.einsum`` path, at the
     shapes of ResNet-18's 3x3 convolutions on CIFAR (batch 32, all K kept).
 (b) ``mac_vs_rate``: spectral_mul time at the K kept for r = 0.5 and 0.75
-    against r = 0 (the "auto" implementation).
+    against r = 0 (the "auto" implementation), the three timed in turn.
 (c) ``conv1d_long``: SpectralConv1D vs keras Conv1D for long kernels
     (length 1024, kernel 64, 64 -> 64 channels, batch 32), r = 0 and 0.5.
 (d) ``conv2d_3x3``: SpectralConv2D vs keras Conv2D, 3x3 kernels at the
@@ -16,6 +16,8 @@ Ratios are "baseline seconds / measured seconds" (> 1: faster than the
 baseline) except for (b), where they are time fractions of r = 0.
 """
 import dataclasses
+import statistics
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -24,7 +26,7 @@ import tf_keras as keras
 from tfcompress.benchmarks import SuiteResult, device_name, time_fn
 from tfcompress.spectral.fft_conv import make_plan
 from tfcompress.spectral.layers import SpectralConv1D, SpectralConv2D
-from tfcompress.spectral.op import op_loaded
+from tfcompress.spectral.op import op_loaded, spectral_mul
 from tfcompress.spectral.op_benchmark import benchmark_op
 
 # (spatial size, channels) of ResNet-18's 3x3 convolutions in its four CIFAR stages.
@@ -74,18 +76,51 @@ def op_vs_tf(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
                              f"NxCxFxK={row['shape']}", row["ratio"], ">= 1.5 on CPU")
 
 
+def _op_step(shape: tuple[int, int, int, int], implementation: str):
+    """A no-argument callable: spectral_mul at shape (N, C, F, K), forward and both gradients."""
+    n, c, f, k = shape
+    x, w, cotangent = (tf.complex(*tf.unstack(tf.random.stateless_normal([2, *dims], seed=[i, 2])))
+                       for i, dims in enumerate(((n, c, k), (f, c, k), (n, f, k))))
+
+    @tf.function
+    def step(x, w, cotangent):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w])
+            y = spectral_mul(x, w, implementation=implementation)
+        return y, *tape.gradient(y, [x, w], output_gradients=cotangent)
+
+    return lambda: step(x, w, cotangent)
+
+
+def _interleaved_medians(fns: list, repeats: int) -> list[float]:
+    """Median seconds of each callable, timed in turn repeat by repeat after a warm-up call each.
+
+    Interleaved so that a change of the machine's load while they are timed
+    (other jobs on a shared CPU) reaches all of them alike instead of
+    skewing their ratios. Like op_benchmark, not fetched: synchronous on CPU.
+    """
+    for fn in fns:
+        fn()  # trace and warm up
+    seconds = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, times in zip(fns, seconds):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return [statistics.median(times) for times in seconds]
+
+
 def mac_vs_rate(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
     """(b) spectral_mul forward+backward time at the K kept for each rate, against r = 0."""
     implementation = _auto_implementation()
     rates = (0.0, *RATE_TARGETS)
     for size, channels in sizes.resnet_layers:
         shapes = [(sizes.batch, channels, channels, kept_coefficients(size, 3, r)) for r in rates]
-        rows = [row for row in benchmark_op(shapes, repeats)
-                if row["implementation"] == implementation]
-        seconds = {rate: row["seconds"] for rate, row in zip(rates, rows)}
-        for rate, row in zip(rates, rows):
-            result.rows.append(_row("mac_vs_rate", row["shape"], implementation, rate,
-                                    row["seconds"], repeats))
+        medians = _interleaved_medians([_op_step(s, implementation) for s in shapes], repeats)
+        seconds = dict(zip(rates, medians))
+        for rate, shape in zip(rates, shapes):
+            result.rows.append(_row("mac_vs_rate", "x".join(map(str, shape)), implementation,
+                                    rate, seconds[rate], repeats))
         for rate, target in RATE_TARGETS.items():
             result.add_ratio(f"(b) spectral_mul[{implementation}] fwd+bwd time, r={rate} / r=0, "
                              f"{size}x{size}x{channels}", seconds[rate] / seconds[0.0], target)
