@@ -84,6 +84,7 @@ def images_per_second(model: keras.Model, batch_size: int, fold: int = 1, trials
     """
     if len(model.input_shape) != 4:
         return float("nan")
-    rows = measure.throughput(model, [batch_size], trials=trials, warmup=1, fold=fold,
-                              min_images=max(batch_size, 512))
+    # Trials of at least 4096 images after two warm-up calls: short trials are mostly noise.
+    rows = measure.throughput(model, [batch_size], trials=trials, warmup=2, fold=fold,
+                              min_images=max(4 * batch_size, 4096))
     return statistics.median(row["images_per_sec"] for row in rows)

@@ -21,6 +21,7 @@ from tfcompress import sparse, training
 from tfcompress.reports import costs
 
 OUTCOME_FILE = "outcome.json"
+WALL_FILE = "wall_seconds.txt"
 # Techniques with a sparsity setting: the masked methods of tfcompress.sparse, then tfmot.
 MASKED = ("static", "set", "deepr", "dsr", "rigl")
 SPARSE_SETTING = (*MASKED, "tfmot")
@@ -63,7 +64,7 @@ class Variant:
         """Short name used in tables and directory names, e.g. `spectral_r0.5`, `folded_f2`."""
         if self.setting is None:
             return self.technique
-        prefix = "s" if self.technique in SPARSE_SETTING else self.technique[0]  # r(ate), f(old)
+        prefix = {"spectral": "r", "folded": "f"}.get(self.technique, "s")  # rate, fold, sparsity
         return f"{self.technique}_{prefix}{self.setting:g}"
 
 
@@ -75,7 +76,10 @@ class Context:
     budget: Budget
     runs_dir: str
     info: object  # tfcompress.data.DatasetInfo of the dataset
-    started: float = 0.0  # perf_counter() when the current variant started
+    # The variant being run, its seed, and perf_counter() when it started.
+    variant: Variant | None = None
+    seed: int = 0
+    started: float = 0.0
 
     def run_dir(self, variant: Variant, seed: int) -> str:
         """`runs/<report>/<variant label>/seed<seed>`."""
@@ -106,8 +110,17 @@ def _train(context: Context, variant: Variant, seed: int, **changes) -> tuple[ke
 
 def _measured(context: Context, model: keras.Model, outcome: dict, fold: int = 1,
               extra_train_flops: float = 0.0, curve: bool = False) -> dict:
-    """`outcome` plus the wall time so far, the model's costs, training FLOPs and throughput."""
-    outcome["wall_s"] = time.perf_counter() - context.started
+    """`outcome` plus the wall time, the model's costs, training FLOPs and throughput.
+
+    The wall time is the time this variant took to train (prune, distil) when that happened
+    now; when its run had already finished, the time recorded then (`WALL_FILE`).
+    """
+    wall_file = os.path.join(context.run_dir(context.variant, context.seed), WALL_FILE)
+    if not os.path.exists(wall_file):
+        with open(wall_file, "w") as f:
+            f.write(f"{time.perf_counter() - context.started}\n")
+    with open(wall_file) as f:
+        outcome["wall_s"] = float(f.read())
     measured = costs.model_costs(model, fold)
     examples = outcome.pop("epochs") * context.train_size()
     outcome.update(dataclasses.asdict(measured))
@@ -239,7 +252,7 @@ def run_variant(context: Context, variant: Variant, seed: int, dense_outcome: di
         if saved.get("key") == key:
             print(f"    reused {path}", flush=True)
             return saved["outcome"]
-    context.started = time.perf_counter()
+    context.variant, context.seed, context.started = variant, seed, time.perf_counter()
     outcome = TECHNIQUES[variant.technique](context, variant, seed, dense_outcome)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
