@@ -24,6 +24,11 @@ flags.DEFINE_integer("curriculum", 0, "Epochs over which the distinct images per
                      "rise from 1 to fold (0: no curriculum).")
 flags.DEFINE_integer("batch_size", 64, "Batch size in (unfolded) images, student and teacher.")
 flags.DEFINE_float("lr", 1e-3, "Adam learning rate of the student.")
+flags.DEFINE_enum("lr_schedule", "constant", ["constant", "step", "cosine"],
+                  "Student learning-rate schedule: constant, step (/10 at 50% and 75%) or "
+                  "cosine (to zero over all epochs).")
+flags.DEFINE_bool("augment", False, "Train the student on the dataset's standard augmentation "
+                  "(digits, MNIST, video: small random translations).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_integer("verbose", 2, "Keras fit verbosity.")
 # Used only to train a missing teacher.
@@ -56,7 +61,8 @@ def main(argv):
             teacher_run_dir=FLAGS.teacher_run_dir, run_dir=FLAGS.run_dir, fold=FLAGS.fold,
             width_multiplier=FLAGS.width_multiplier, temperature=FLAGS.temperature,
             alpha=FLAGS.alpha, epochs=FLAGS.epochs, curriculum=FLAGS.curriculum,
-            batch_size=FLAGS.batch_size, lr=FLAGS.lr, seed=FLAGS.seed, verbose=FLAGS.verbose,
+            batch_size=FLAGS.batch_size, lr=FLAGS.lr, lr_schedule=FLAGS.lr_schedule,
+            augment=FLAGS.augment, seed=FLAGS.seed, verbose=FLAGS.verbose,
             teacher=teacher).validate()
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))

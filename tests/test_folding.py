@@ -164,12 +164,20 @@ def test_fold_suite_quick_rows_ratios_and_plot(tmp_path):
     with open(path) as f:
         assert f.readline().strip() == "Model,Trial,Fold,Batch Size,Mode,Throughput,FLOPs/sec"
     sizes = fold_suite.QUICK
-    assert len(result.rows) == len(sizes.folds) * len(sizes.batch_sizes) * 2  # 2 trials
-    assert {(r["Fold"], r["Mode"]) for r in result.rows} == {(1, "Original"), (2, "Folded")}
+    # 2 precisions, 2 trials
+    assert len(result.rows) == 2 * len(sizes.folds) * len(sizes.batch_sizes) * 2
+    assert {(r["Model"], r["Fold"], r["Mode"]) for r in result.rows} == {
+        (model, fold, mode) for model in ("noscope", "noscope [bfloat16]")
+        for fold, mode in ((1, "Original"), (2, "Folded"))}
     folded = folding.fold_model("noscope", 2, sizes.input_shape, sizes.num_classes)
-    row = next(r for r in result.rows if r["Fold"] == 2)
-    assert row["FLOPs/sec"] == pytest.approx(folding.flops(folded) / 2 * row["Throughput"])
-    assert any("throughput f=2 / original" in r["ratio"] for r in result.ratios)
+    for model in ("noscope", "noscope [bfloat16]"):
+        row = next(r for r in result.rows if r["Fold"] == 2 and r["Model"] == model)
+        assert row["FLOPs/sec"] == pytest.approx(folding.flops(folded) / 2 * row["Throughput"])
+    names = [r["ratio"] for r in result.ratios]
+    assert any("throughput f=2 / original, float32" in n for n in names)
+    assert any("throughput f=2 / original, bfloat16" in n for n in names)
+    fractions = [r["value"] for r in result.ratios if "/ matmul FLOPs/sec" in r["ratio"]]
+    assert len(fractions) == 4 and all(0 < v < 2 for v in fractions)
     png = fold_suite.plot_throughput(result.rows, str(tmp_path / "fold.png"))
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 

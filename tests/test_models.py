@@ -310,3 +310,18 @@ def test_bad_options_raise(kwargs, error, message):
     args = {"input_shape": (8, 8, 3), "num_classes": 10, **kwargs}
     with pytest.raises(error, match=message):
         models.build(**args)
+
+
+def test_with_policy_copies_a_trained_model_to_bfloat16_and_keeps_the_original():
+    model = models.build("noscope", (8, 8, 3), 2)
+    x = np.random.default_rng(0).random((4, 8, 8, 3), np.float32)
+    copy = models.with_policy(model, "bfloat16")
+    assert {w.dtype.name for w in copy.weights} == {"bfloat16"}
+    assert {w.dtype.name for w in model.weights} == {"float32"}
+    assert copy(x).dtype == tf.bfloat16
+    np.testing.assert_allclose(copy(x).numpy().astype(np.float32), model(x).numpy(),
+                               rtol=0.05, atol=0.01)
+    mixed = models.with_policy(model, "mixed_bfloat16")
+    assert {w.dtype.name for w in mixed.weights} == {"float32"} and mixed(x).dtype == tf.bfloat16
+    with pytest.raises(ValueError, match="nope"):
+        models.with_policy(model, "nope")

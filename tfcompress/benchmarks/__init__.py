@@ -23,6 +23,7 @@ SUITES: dict[str, str] = {
     "hebbian": "tfcompress.benchmarks.hebbian",
     "sparse": "tfcompress.benchmarks.sparse",
     "sparse_accuracy": "tfcompress.benchmarks.sparse_accuracy",
+    "fold_accuracy": "tfcompress.benchmarks.fold_accuracy",
 }
 
 
@@ -36,12 +37,19 @@ class SuiteResult:
     rows: list[dict] = dataclasses.field(default_factory=list)
     ratios: list[dict] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
-    # Figures to draw into the output directory: file name -> function(path).
+    # Figures and tables to write into the output directory: file name -> function(path).
     plots: dict[str, Callable[[str], Any]] = dataclasses.field(default_factory=dict)
 
     def add_ratio(self, name: str, value: float, target: str = "") -> None:
         """Record ``value`` (e.g. a time ratio) under ``name`` with the target it is judged by."""
         self.ratios.append({"ratio": name, "value": value, "target": target})
+
+    def add_text(self, file_name: str, text: str) -> None:
+        """Write ``text`` (e.g. a Markdown table) to ``file_name`` in the output directory."""
+        def write(path: str) -> None:
+            with open(path, "w") as f:
+                f.write(text)
+        self.plots[file_name] = write
 
 
 def get_suite(name: str) -> Callable[[bool, int], SuiteResult]:

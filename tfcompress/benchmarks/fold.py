@@ -2,11 +2,19 @@
 
 Rows have the FoldedCNNs seed's columns ``Model,Trial,Fold,Batch Size,Mode,
 Throughput,FLOPs/sec``: Throughput in images/s (a folded input counts its f
-images, folding and unfolding timed too), FLOPs/sec = profiler FLOPs per
-image x Throughput; trials interleaved across folds. Ratios: folded / original median throughput at each fold
-and the largest batch (target >= 1.5 at f = 4), and the arithmetic intensity
-(FLOPs per byte moved) of each model there. ``plot_throughput`` draws
-throughput vs batch size, one line per fold.
+images; folding and unfolding are timed too), FLOPs/sec = profiler FLOPs per
+image x Throughput. Every model is timed in float32 and, with the same
+weights, in bfloat16 (`tfcompress.models.with_policy`; Model
+``noscope [bfloat16]``), the faster way to serve it on CPUs with bfloat16
+units (AMX, AVX512-BF16) and on GPUs; trials are interleaved across
+precisions, folds and batch sizes.
+
+Ratios, at the largest batch: folded / original median throughput at each
+fold and precision (target >= 1.5 at f = 4); the arithmetic intensity (FLOPs
+per byte moved) of each model; and each model's FLOPs/sec as a fraction of a
+large matmul's in the same precision (how close to what the device can reach
+it runs). ``plot_throughput`` draws throughput vs batch size, one line per
+precision and fold.
 """
 from __future__ import annotations
 
@@ -14,8 +22,12 @@ import dataclasses
 import os
 import statistics
 
+import tensorflow as tf
+import tf_keras as keras
+
 from tfcompress import models
-from tfcompress.benchmarks import SuiteResult
+from tfcompress.models import with_policy
+from tfcompress.benchmarks import SuiteResult, time_fn
 from tfcompress.folding import ImageTimer, arithmetic_intensity, flops, fold_model
 
 COLUMNS = ("Model", "Trial", "Fold", "Batch Size", "Mode", "Throughput", "FLOPs/sec")
@@ -32,77 +44,108 @@ class Sizes:
     folds: tuple[int, ...]
     batch_sizes: tuple[int, ...]
     min_images: int
+    precisions: tuple[str, ...]  # Keras dtype policies the models run under (`with_policy`)
+    matmul: int  # size of the square matmul whose FLOPs/sec is the reference for each precision
 
 
 # NoScope's coral/night CNN (convs=2, filters=16, dense=128) on 50x50 RGB frames, 2 classes.
-FULL = Sizes("noscope", (50, 50, 3), 2, (1, 2, 3, 4), (16, 64, 256, 1024), 1024)
-QUICK = Sizes("noscope", (8, 8, 3), 2, (1, 2), (3, 4), 8)
+FULL = Sizes("noscope", (50, 50, 3), 2, (1, 2, 3, 4), (16, 64, 256, 1024), 1024,
+             ("float32", "bfloat16"), 4096)
+QUICK = Sizes("noscope", (8, 8, 3), 2, (1, 2), (3, 4), 8, ("float32", "bfloat16"), 64)
+
+
+def _model(sizes: Sizes, fold: int) -> keras.Model:
+    if fold == 1:
+        return models.build(sizes.model, sizes.input_shape, sizes.num_classes)
+    return fold_model(sizes.model, fold, sizes.input_shape, sizes.num_classes)
+
+
+def model_label(model: str, precision: str) -> str:
+    """The CSV's Model column: the model's name, with the precision when it is not float32."""
+    return model if precision == "float32" else f"{model} [{precision}]"
 
 
 def fold_rows(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
-    """Time each fold at each batch size; add rows, speed-up and intensity ratios.
+    """Time each precision, fold and batch size; add rows, speed-up and intensity ratios.
 
-    Trials are interleaved (round r times every fold and batch size once), so
-    that load from other processes falls on all of them alike.
+    Trials are interleaved (round r times every precision, fold and batch size
+    once), so that load from other processes falls on all of them alike.
     """
     largest = max(sizes.batch_sizes)
-    timers, flops_per_image = {}, {}
-    for fold in sizes.folds:
-        model = (models.build(sizes.model, sizes.input_shape, sizes.num_classes) if fold == 1
-                 else fold_model(sizes.model, fold, sizes.input_shape, sizes.num_classes))
-        flops_per_image[fold] = flops(model, 1) / fold
-        costs = arithmetic_intensity(model, max(1, largest // fold))
-        result.add_ratio(f"arithmetic intensity (FLOPs/byte), {_mode(fold)} f={fold}, "
-                         f"batch {largest}", costs[-1].intensity)
-        result.notes.append(f"f={fold}: {flops_per_image[fold]:.4g} FLOPs/image; per-layer "
-                            "intensity " + ", ".join(f"{c.name} {c.intensity:.1f}"
-                                                     for c in costs[:-1]))
-        for batch_size in sizes.batch_sizes:
-            timers[fold, batch_size] = ImageTimer(model, batch_size, fold, sizes.min_images)
-            timers[fold, batch_size].warm_up()
+    float32 = {fold: _model(sizes, fold) for fold in sizes.folds}
+    flops_per_image = {fold: flops(model, 1) / fold for fold, model in float32.items()}
+    for fold, model in float32.items():
+        _add_costs(model, fold, largest, flops_per_image[fold], result)
+    timers = {}
+    for precision in sizes.precisions:
+        for fold in sizes.folds:
+            model = float32[fold]
+            if precision != "float32":
+                model = with_policy(model, precision)
+            for batch_size in sizes.batch_sizes:
+                timer = ImageTimer(model, batch_size, fold, sizes.min_images)
+                timer.warm_up()
+                timers[precision, fold, batch_size] = timer
     for trial in range(repeats):
-        for (fold, batch_size), timer in timers.items():
+        for (precision, fold, batch_size), timer in timers.items():
             images_per_sec = timer.images / timer.trial()
             result.rows.append(dict(zip(COLUMNS, (
-                sizes.model, trial, fold, batch_size, _mode(fold), images_per_sec,
-                flops_per_image[fold] * images_per_sec))))
-    medians = {fold: statistics.median(r["Throughput"] for r in result.rows
-                                       if r["Fold"] == fold and r["Batch Size"] == largest)
-               for fold in sizes.folds}
-    for fold in sizes.folds[1:]:
-        result.add_ratio(f"throughput f={fold} / original, batch {largest}, median of {repeats}",
-                         medians[fold] / medians[1], ">= 1.5" if fold == 4 else "")
+                model_label(sizes.model, precision), trial, fold, batch_size, _mode(fold),
+                images_per_sec, flops_per_image[fold] * images_per_sec))))
+    for precision in sizes.precisions:
+        label = model_label(sizes.model, precision)
+        medians = {fold: statistics.median(r["Throughput"] for r in result.rows
+                                           if r["Model"] == label and r["Fold"] == fold
+                                           and r["Batch Size"] == largest)
+                   for fold in sizes.folds}
+        for fold in sizes.folds[1:]:
+            result.add_ratio(f"throughput f={fold} / original, {precision}, batch {largest}, "
+                             f"median of {repeats}", medians[fold] / medians[1],
+                             ">= 1.5" if fold == 4 else "")
+        peak = matmul_flops_per_sec(sizes.matmul, precision, repeats)
+        result.notes.append(f"{precision}: a {sizes.matmul}x{sizes.matmul} matmul runs at "
+                            f"{peak / 1e9:.0f} GFLOP/s here")
+        for fold in sizes.folds:
+            result.add_ratio(f"{_mode(fold)} f={fold} FLOPs/sec / matmul FLOPs/sec, {precision}, "
+                             f"batch {largest}", flops_per_image[fold] * medians[fold] / peak)
+
+
+def matmul_flops_per_sec(size: int, dtype: str, repeats: int) -> float:
+    """FLOPs per second of a `size` x `size` matmul in `dtype`: what the device can reach."""
+    a = tf.cast(tf.random.stateless_normal([size, size], seed=[0, 0]), dtype)
+    product = tf.function(lambda a: tf.reduce_sum(tf.cast(tf.matmul(a, a), tf.float32)))
+    return 2 * size ** 3 / time_fn(lambda: product(a), repeats)
+
+
+def _add_costs(model: keras.Model, fold: int, largest: int, flops_per_image: float,
+               result: SuiteResult) -> None:
+    """Arithmetic intensity of `model` at the largest batch (a ratio) and per layer (a note)."""
+    costs = arithmetic_intensity(model, max(1, largest // fold))
+    result.add_ratio(f"arithmetic intensity (FLOPs/byte), {_mode(fold)} f={fold}, "
+                     f"batch {largest}", costs[-1].intensity)
+    result.notes.append(f"f={fold}: {flops_per_image:.4g} FLOPs/image; per-layer "
+                        "intensity " + ", ".join(f"{c.name} {c.intensity:.1f}" for c in costs[:-1]))
 
 
 def _mode(fold: int) -> str:
     return "Original" if fold == 1 else "Folded"
 
 
-def plot_throughput(rows: list[dict], png_path: str) -> str:
-    """Median throughput vs batch size, one line per fold, from suite rows; return the path."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_throughput(rows: list[dict], png_path: str) -> str | None:
+    """Median throughput vs batch size, one line per model and fold, from suite rows."""
+    from tfcompress.reports.figures import throughput_vs_batch
 
     if not rows:
         raise ValueError("plot_throughput: no rows to plot")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for fold in sorted({int(r["Fold"]) for r in rows}):
-        batches = sorted({int(r["Batch Size"]) for r in rows if int(r["Fold"]) == fold})
-        medians = [statistics.median(float(r["Throughput"]) for r in rows
-                                     if int(r["Fold"]) == fold and int(r["Batch Size"]) == b)
-                   for b in batches]
-        ax.plot(batches, medians, marker="o", label="original" if fold == 1 else f"folded f={fold}")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("batch size (images)")
-    ax.set_ylabel("throughput (images/s, median)")
-    ax.set_title(f"{rows[0]['Model']} inference throughput (CPU)")
-    ax.legend()
-    fig.tight_layout()
+    curves: dict[str, dict[str, float]] = {}
+    for model, fold in dict.fromkeys((r["Model"], int(r["Fold"])) for r in rows):
+        label = f"{model}, " + ("original" if fold == 1 else f"folded f={fold}")
+        curves[label] = {str(b): statistics.median(
+            float(r["Throughput"]) for r in rows
+            if r["Model"] == model and int(r["Fold"]) == fold and int(r["Batch Size"]) == b)
+            for b in sorted({int(r["Batch Size"]) for r in rows if int(r["Fold"]) == fold})}
     os.makedirs(os.path.dirname(os.path.abspath(png_path)), exist_ok=True)
-    fig.savefig(png_path, dpi=120)
-    plt.close(fig)
-    return png_path
+    return throughput_vs_batch(curves, png_path)
 
 
 def run(quick: bool = False, repeats: int = 5) -> SuiteResult:

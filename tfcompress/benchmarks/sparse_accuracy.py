@@ -34,10 +34,5 @@ def run(quick: bool = False, repeats: int = 5) -> SuiteResult:
     table = experiment.markdown(rows)
     result.notes.append(f"{base.model} on {base.dataset}, {base.epochs} epochs, sparsity "
                         f"{base.sparsity}, {repeats} seed(s):\n{table}")
-
-    def write_table(path: str) -> None:
-        with open(path, "w") as f:
-            f.write(table)
-
-    result.plots["sparse_accuracy.md"] = write_table
+    result.add_text("sparse_accuracy.md", table)
     return result

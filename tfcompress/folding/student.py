@@ -19,9 +19,11 @@ from tfcompress.folding.distill import FoldCurriculum, FoldDistiller
 from tfcompress.folding.fold import check_fold, fold_model
 from tfcompress.training import TrainConfig, load_run, train
 from tfcompress.training.loop import CONFIG_FILE
+from tfcompress.training.optim import learning_rate
 
 STUDENT_FILE = "student.keras"
 SUMMARY_FILE = "summary.json"
+LR_SCHEDULES = ("constant", "step", "cosine")
 
 
 @dataclasses.dataclass
@@ -42,6 +44,8 @@ class FoldConfig:
     curriculum: int = 0
     batch_size: int = 64
     lr: float = 1e-3
+    lr_schedule: str = "constant"
+    augment: bool = False
     seed: int = 0
     verbose: int = 2
     teacher: TrainConfig = dataclasses.field(default_factory=TrainConfig)
@@ -54,6 +58,9 @@ class FoldConfig:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"--lr_schedule must be one of {', '.join(LR_SCHEDULES)}; "
+                             f"got {self.lr_schedule!r}")
         if self.curriculum < 0:
             raise ValueError(f"--curriculum must be >= 0 epochs, got {self.curriculum}")
         if self.width_multiplier is not None and not self.width_multiplier > 0:
@@ -98,9 +105,11 @@ def train_student(config: FoldConfig) -> FoldResult:
     student = fold_model(tconfig.model, config.fold, info.input_shape, info.num_classes,
                          config.width_multiplier, **tconfig.model_args)
     distiller = FoldDistiller(student, teacher, config.temperature, config.alpha)
-    distiller.compile(optimizer=keras.optimizers.Adam(config.lr), metrics=["accuracy"])
-    train_set = tfc_data.load(tconfig.dataset, "train", seed=config.seed, **data_args)
+    train_set = tfc_data.load(tconfig.dataset, "train", seed=config.seed, augment=config.augment,
+                              **data_args)
     test_set = tfc_data.load(tconfig.dataset, "test", **data_args)
+    lr = learning_rate(config.lr, config.lr_schedule, config.epochs * len(train_set))
+    distiller.compile(optimizer=keras.optimizers.Adam(lr), metrics=["accuracy"])
     callbacks = reports.metric_callbacks(config.run_dir)
     if config.curriculum:
         callbacks.append(FoldCurriculum(config.curriculum))

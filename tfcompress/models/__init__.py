@@ -30,6 +30,9 @@ and folding can widen any model (`width`):
 
 Keras also counts BatchNorm's moving mean/variance in `count_params()`; the
 figures above are trainable weights, the convention of the papers (PyTorch).
+
+`with_policy(model, "bfloat16")` is a copy of a trained model that computes
+under another dtype policy (for serving on hardware with bfloat16 units).
 """
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ from tfcompress.models.densenet import densenet_bc
 from tfcompress.models.fcn import fcn1d
 from tfcompress.models.lenet import lenet5
 from tfcompress.models.mlp import lenet_300_100, mnist_mlp
+from tfcompress.models.precision import with_policy
 from tfcompress.models.resnet import resnet18, resnet50, small_resnet
 from tfcompress.models.specialised import game_cnn, noscope
 from tfcompress.models.wrn import wrn
@@ -62,7 +66,7 @@ _BUILDERS: dict[str, Callable[..., keras.Model]] = {
 
 _COMMON_ARGS = ("input_shape", "num_classes", "conv_layer", "width", "weight_decay")
 
-__all__ = ["build", "names", *_BUILDERS]
+__all__ = ["build", "names", "with_policy", *_BUILDERS]
 
 
 def names() -> list[str]:

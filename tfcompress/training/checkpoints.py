@@ -61,7 +61,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 logging.warning("checkpoint %s is corrupt or does not match the model (%s); "
                                 "trying the previous one", path, type(error).__name__)
                 continue
-            print(f"resumed from {path} (epoch {int(self.epoch.numpy())})", flush=True)
+            print(f"{'loaded' if for_inference else 'resumed from'} {path} "
+                  f"(epoch {int(self.epoch.numpy())})", flush=True)
             return int(self.epoch.numpy())
         if failures:
             raise CheckpointError("no checkpoint could be restored:\n  " + "\n  ".join(failures))

@@ -7,24 +7,31 @@ from tfcompress.training.config import TrainConfig
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The optimizer of `--optimizer` with the schedule of `--lr_schedule`.
+    """The optimizer of `--optimizer` with the schedule of `--lr_schedule` (`learning_rate`).
 
-    `step` divides the rate by 10 at 50% and 75% of training, `cosine` decays it
-    to zero over all steps, `plateau` keeps it a variable that
-    `keras.callbacks.ReduceLROnPlateau` (see `schedule_callbacks`) lowers.
+    Under `plateau` the rate is a variable that `keras.callbacks.ReduceLROnPlateau`
+    (see `schedule_callbacks`) lowers.
     """
-    total = max(1, config.epochs * steps_per_epoch)
-    if config.lr_schedule == "step":
-        lr = keras.optimizers.schedules.PiecewiseConstantDecay(
-            [total // 2, (3 * total) // 4], [config.lr, config.lr * 0.1, config.lr * 0.01])
-    elif config.lr_schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(config.lr, total)
-    else:
-        lr = config.lr
+    lr = learning_rate(config.lr, config.lr_schedule, config.epochs * steps_per_epoch)
     if config.optimizer == "adam":
         return keras.optimizers.Adam(lr)
     momentum = config.momentum if config.optimizer == "momentum" else 0.0
     return keras.optimizers.SGD(lr, momentum=momentum)
+
+
+def learning_rate(lr: float, schedule: str, total_steps: int):
+    """`lr` under `schedule` over `total_steps` optimizer steps: a float or a Keras schedule.
+
+    `step` divides it by 10 at 50% and 75% of the steps, `cosine` decays it to
+    zero; `constant` and `plateau` (lowered by a callback) keep it a float.
+    """
+    total = max(1, total_steps)
+    if schedule == "step":
+        return keras.optimizers.schedules.PiecewiseConstantDecay(
+            [total // 2, (3 * total) // 4], [lr, lr * 0.1, lr * 0.01])
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, total)
+    return lr
 
 
 def schedule_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
