@@ -26,9 +26,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress import models
-from tfcompress.models import with_policy
 from tfcompress.benchmarks import SuiteResult, time_fn
 from tfcompress.folding import ImageTimer, arithmetic_intensity, flops, fold_model
+from tfcompress.models import with_policy
 
 COLUMNS = ("Model", "Trial", "Fold", "Batch Size", "Mode", "Throughput", "FLOPs/sec")
 PLOT = "fold_throughput.png"
