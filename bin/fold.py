@@ -9,6 +9,7 @@ import sys
 from absl import app, flags
 
 from tfcompress import cli
+from tfcompress.folding.student import LR_SCHEDULES
 from tfcompress.training import config as cfg
 
 FLAGS = flags.FLAGS
@@ -24,7 +25,7 @@ flags.DEFINE_integer("curriculum", 0, "Epochs over which the distinct images per
                      "rise from 1 to fold (0: no curriculum).")
 flags.DEFINE_integer("batch_size", 64, "Batch size in (unfolded) images, student and teacher.")
 flags.DEFINE_float("lr", 1e-3, "Adam learning rate of the student.")
-flags.DEFINE_enum("lr_schedule", "constant", ["constant", "step", "cosine"],
+flags.DEFINE_enum("lr_schedule", "constant", list(LR_SCHEDULES),
                   "Student learning-rate schedule: constant, step (/10 at 50% and 75%) or "
                   "cosine (to zero over all epochs).")
 flags.DEFINE_bool("augment", False, "Train the student on the dataset's standard augmentation "

@@ -23,6 +23,7 @@ from tfcompress.training.optim import learning_rate
 
 STUDENT_FILE = "student.keras"
 SUMMARY_FILE = "summary.json"
+# The schedules of `training.optim.learning_rate` that need no callback (not `plateau`).
 LR_SCHEDULES = ("constant", "step", "cosine")
 
 
