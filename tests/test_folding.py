@@ -164,23 +164,31 @@ def test_fold_suite_quick_rows_ratios_and_plot(tmp_path):
     with open(path) as f:
         assert f.readline().strip() == "Model,Trial,Fold,Batch Size,Mode,Throughput,FLOPs/sec"
     sizes = fold_suite.QUICK
-    # 2 precisions, 2 trials
-    assert len(result.rows) == 2 * len(sizes.folds) * len(sizes.batch_sizes) * 2
+    labels = [f"noscope [{precision}, {how}]" for precision in ("float32", "bfloat16")
+              for how in ("model only", "end to end")]
+    # 2 precisions x 2 layouts, 2 trials
+    assert len(result.rows) == 4 * len(sizes.folds) * len(sizes.batch_sizes) * 2
     assert {(r["Model"], r["Fold"], r["Mode"]) for r in result.rows} == {
-        (model, fold, mode) for model in ("noscope", "noscope [bfloat16]")
-        for fold, mode in ((1, "Original"), (2, "Folded"))}
+        (model, fold, mode) for model in labels for fold, mode in ((1, "Original"), (2, "Folded"))}
     folded = folding.fold_model("noscope", 2, sizes.input_shape, sizes.num_classes)
-    for model in ("noscope", "noscope [bfloat16]"):
+    for model in labels:
         row = next(r for r in result.rows if r["Fold"] == 2 and r["Model"] == model)
         assert row["FLOPs/sec"] == pytest.approx(folding.flops(folded) / 2 * row["Throughput"])
     names = [r["ratio"] for r in result.ratios]
-    assert any("throughput f=2 / original, float32" in n for n in names)
-    assert any("throughput f=2 / original, bfloat16" in n for n in names)
+    for precision in ("float32", "bfloat16"):
+        for how in ("model only", "end to end"):
+            assert any(f"throughput f=2 / original, {precision}, {how}" in n for n in names)
+    # f=2 at 2 folded inputs against the original at 4 images: 4 images per call each
+    assert any("throughput f=2 at 2 inputs / original at 4, bfloat16, model only" in n
+               for n in names)
     fractions = [r["value"] for r in result.ratios if "/ matmul FLOPs/sec" in r["ratio"]]
     # At these tiny sizes a 64x64 matmul is call overhead, so only the count and sign are pinned.
     assert len(fractions) == 4 and all(0 < v < math.inf for v in fractions)
-    png = fold_suite.plot_throughput(result.rows, str(tmp_path / "fold.png"))
-    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    for layout in ("folded", "images"):
+        png = fold_suite.plot_throughput(result.rows, str(tmp_path / f"{layout}.png"), layout)
+        assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="no rows timed end to end"):
+        fold_suite.plot_throughput(result.rows[:1], str(tmp_path / "x.png"), "images")
 
 
 def test_throughput_rows_count_images_not_folded_inputs():
@@ -190,3 +198,22 @@ def test_throughput_rows_count_images_not_folded_inputs():
     for r in rows:
         assert r["images_per_sec"] == pytest.approx(r["batch_size"] * math.ceil(8 / r["batch_size"])
                                                     / r["seconds"])
+
+
+def test_throughput_of_folded_inputs_counts_fold_images_per_input():
+    model = folding.fold_model("noscope", 2, (8, 8, 3), 2)
+    rows = folding.throughput(model, [3], trials=1, warmup=1, fold=2, min_images=8, layout="folded")
+    # a batch is 3 folded inputs = 6 images; 2 batches reach 8 images
+    assert rows[0]["images_per_sec"] == pytest.approx(12 / rows[0]["seconds"])
+    with pytest.raises(ValueError, match=r"layout must be one of \('images', 'folded'\), got 'nchw'"):
+        folding.ImageTimer(model, 3, 2, layout="nchw")
+
+
+def test_folded_call_casts_images_to_a_bfloat16_model_before_folding():
+    model = folding.fold_model("noscope", 2, (8, 8, 3), 2)
+    copy = models.with_policy(model, "bfloat16")
+    x = np.random.default_rng(0).random((5, 8, 8, 3), np.float32)
+    logits = folding.folded_call(copy, x, 2)
+    assert logits.dtype == tf.bfloat16 and logits.shape == (5, 2)
+    np.testing.assert_allclose(logits.numpy().astype(np.float32),
+                               folding.folded_call(model, x, 2).numpy(), rtol=0.05, atol=0.02)

@@ -319,6 +319,9 @@ def test_with_policy_copies_a_trained_model_to_bfloat16_and_keeps_the_original()
     assert {w.dtype.name for w in copy.weights} == {"bfloat16"}
     assert {w.dtype.name for w in model.weights} == {"float32"}
     assert copy(x).dtype == tf.bfloat16
+    # bfloat16 images go in as they are: the input is bfloat16, not float32 cast up and down
+    assert copy.inputs[0].dtype == tf.bfloat16
+    np.testing.assert_array_equal(copy(tf.cast(x, tf.bfloat16)).numpy(), copy(x).numpy())
     np.testing.assert_allclose(copy(x).numpy().astype(np.float32), model(x).numpy(),
                                rtol=0.05, atol=0.01)
     mixed = models.with_policy(model, "mixed_bfloat16")

@@ -2,19 +2,26 @@
 
 Rows have the FoldedCNNs seed's columns ``Model,Trial,Fold,Batch Size,Mode,
 Throughput,FLOPs/sec``: Throughput in images/s (a folded input counts its f
-images; folding and unfolding are timed too), FLOPs/sec = profiler FLOPs per
-image x Throughput. Every model is timed in float32 and, with the same
-weights, in bfloat16 (`tfcompress.models.with_policy`; Model
-``noscope [bfloat16]``), the faster way to serve it on CPUs with bfloat16
-units (AMX, AVX512-BF16) and on GPUs; trials are interleaved across
-precisions, folds and batch sizes.
+images), FLOPs/sec = profiler FLOPs per image x Throughput. Every model is
+timed in float32 and, with the same weights, in bfloat16
+(`tfcompress.models.with_policy`), the faster way to serve it on CPUs with
+bfloat16 units (AMX, AVX512-BF16) and on GPUs; and fed two ways (the Model
+column says which, e.g. ``noscope [bfloat16, model only]``):
+
+- model only, as the seed's ``inference.py`` measures: a batch is Batch Size
+  inputs already in the model's layout and precision (a folded input holds f
+  images), and only the model runs;
+- end to end: a batch is Batch Size float32 images, and casting, folding and
+  unfolding are timed with the model.
+
+Trials are interleaved across layouts, precisions, folds and batch sizes.
 
 Ratios, at the largest batch: folded / original median throughput at each
-fold and precision (target >= 1.5 at f = 4); the arithmetic intensity (FLOPs
-per byte moved) of each model; and each model's FLOPs/sec as a fraction of a
-large matmul's in the same precision (how close to what the device can reach
-it runs). ``plot_throughput`` draws throughput vs batch size, one line per
-precision and fold.
+fold, precision and layout (target >= 1.5 at f = 4, model only); the
+arithmetic intensity (FLOPs per byte moved) of each model; and each model's
+FLOPs/sec as a fraction of a large matmul's in the same precision (how close
+to what the device can reach it runs). ``plot_throughput`` draws throughput
+vs batch size, one line per model and fold.
 """
 from __future__ import annotations
 
@@ -31,7 +38,6 @@ from tfcompress.folding import ImageTimer, arithmetic_intensity, flops, fold_mod
 from tfcompress.models import with_policy
 
 COLUMNS = ("Model", "Trial", "Fold", "Batch Size", "Mode", "Throughput", "FLOPs/sec")
-PLOT = "fold_throughput.png"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +57,7 @@ class Sizes:
 # NoScope's coral/night CNN (convs=2, filters=16, dense=128) on 50x50 RGB frames, 2 classes.
 FULL = Sizes("noscope", (50, 50, 3), 2, (1, 2, 3, 4), (16, 64, 256, 1024), 1024,
              ("float32", "bfloat16"), 4096)
-QUICK = Sizes("noscope", (8, 8, 3), 2, (1, 2), (3, 4), 8, ("float32", "bfloat16"), 64)
+QUICK = Sizes("noscope", (8, 8, 3), 2, (1, 2), (2, 3, 4), 8, ("float32", "bfloat16"), 64)
 
 
 def _model(sizes: Sizes, fold: int) -> keras.Model:
@@ -60,16 +66,24 @@ def _model(sizes: Sizes, fold: int) -> keras.Model:
     return fold_model(sizes.model, fold, sizes.input_shape, sizes.num_classes)
 
 
-def model_label(model: str, precision: str) -> str:
-    """The CSV's Model column: the model's name, with the precision when it is not float32."""
-    return model if precision == "float32" else f"{model} [{precision}]"
+# How each timer feeds the models (`ImageTimer`'s layouts), as the CSV's Model column names it.
+LAYOUTS = {"folded": "model only", "images": "end to end"}
+PLOTS = {"folded": "fold_throughput.png", "images": "fold_throughput_end_to_end.png"}
+BATCH_AXIS = {"folded": "batch size (model inputs; a folded input holds f images)",
+              "images": "batch size (images)"}
+
+
+def model_label(model: str, precision: str, layout: str) -> str:
+    """The CSV's Model column: the model's name, its precision and how it was fed."""
+    return f"{model} [{precision}, {LAYOUTS[layout]}]"
 
 
 def fold_rows(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
-    """Time each precision, fold and batch size; add rows, speed-up and intensity ratios.
+    """Time each layout, precision, fold and batch size; add rows, speed-up and intensity ratios.
 
-    Trials are interleaved (round r times every precision, fold and batch size
-    once), so that load from other processes falls on all of them alike.
+    Trials are interleaved (round r times every layout, precision, fold and
+    batch size once), so that load from other processes falls on all of them
+    alike.
     """
     largest = max(sizes.batch_sizes)
     float32 = {fold: _model(sizes, fold) for fold in sizes.folds}
@@ -82,38 +96,55 @@ def fold_rows(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
             model = float32[fold]
             if precision != "float32":
                 model = with_policy(model, precision)
-            for batch_size in sizes.batch_sizes:
-                timer = ImageTimer(model, batch_size, fold, sizes.min_images)
-                timer.warm_up()
-                timers[precision, fold, batch_size] = timer
+            for layout in LAYOUTS:
+                for batch_size in sizes.batch_sizes:
+                    timer = ImageTimer(model, batch_size, fold, sizes.min_images, layout)
+                    timer.warm_up()
+                    timers[layout, precision, fold, batch_size] = timer
     for trial in range(repeats):
-        for (precision, fold, batch_size), timer in timers.items():
+        for (layout, precision, fold, batch_size), timer in timers.items():
             images_per_sec = timer.images / timer.trial()
             result.rows.append(dict(zip(COLUMNS, (
-                model_label(sizes.model, precision), trial, fold, batch_size, _mode(fold),
+                model_label(sizes.model, precision, layout), trial, fold, batch_size, _mode(fold),
                 images_per_sec, flops_per_image[fold] * images_per_sec))))
     for precision in sizes.precisions:
-        label = model_label(sizes.model, precision)
-        medians = {fold: statistics.median(r["Throughput"] for r in result.rows
-                                           if r["Model"] == label and r["Fold"] == fold
-                                           and r["Batch Size"] == largest)
-                   for fold in sizes.folds}
-        for fold in sizes.folds[1:]:
-            result.add_ratio(f"throughput f={fold} / original, {precision}, batch {largest}, "
-                             f"median of {repeats}", medians[fold] / medians[1],
-                             ">= 1.5" if fold == 4 else "")
         peak = matmul_flops_per_sec(sizes.matmul, precision, repeats)
         result.notes.append(f"{precision}: a {sizes.matmul}x{sizes.matmul} matmul runs at "
                             f"{peak / 1e9:.0f} GFLOP/s here")
-        for fold in sizes.folds:
-            result.add_ratio(f"{_mode(fold)} f={fold} FLOPs/sec / matmul FLOPs/sec, {precision}, "
-                             f"batch {largest}", flops_per_image[fold] * medians[fold] / peak)
+        for layout, how in LAYOUTS.items():
+            label = model_label(sizes.model, precision, layout)
+
+            def median(fold: int, batch_size: int) -> float:
+                return statistics.median(r["Throughput"] for r in result.rows
+                                         if r["Model"] == label and r["Fold"] == fold
+                                         and r["Batch Size"] == batch_size)
+
+            medians = {fold: median(fold, largest) for fold in sizes.folds}
+            for fold in sizes.folds[1:]:
+                target = ">= 1.5" if fold == 4 and layout == "folded" else ""
+                result.add_ratio(f"throughput f={fold} / original, {precision}, {how}, "
+                                 f"batch {largest}, median of {repeats}",
+                                 medians[fold] / medians[1], target)
+            if layout == "folded":
+                # The seed compares equal batch sizes, i.e. f times more images per folded call;
+                # where the suite has it, also compare equal images per call.
+                for fold in sizes.folds[1:]:
+                    if largest % fold == 0 and largest // fold in sizes.batch_sizes:
+                        result.add_ratio(f"throughput f={fold} at {largest // fold} inputs / "
+                                         f"original at {largest}, {precision}, {how} "
+                                         f"({largest} images per call each)",
+                                         median(fold, largest // fold) / medians[1])
+                for fold in sizes.folds:
+                    result.add_ratio(f"{_mode(fold)} f={fold} FLOPs/sec / matmul FLOPs/sec, "
+                                     f"{precision}, batch {largest}",
+                                     flops_per_image[fold] * medians[fold] / peak)
 
 
 def matmul_flops_per_sec(size: int, dtype: str, repeats: int) -> float:
     """FLOPs per second of a `size` x `size` matmul in `dtype`: what the device can reach."""
     a = tf.cast(tf.random.stateless_normal([size, size], seed=[0, 0]), dtype)
-    product = tf.function(lambda a: tf.reduce_sum(tf.cast(tf.matmul(a, a), tf.float32)))
+    # Only a corner comes back: a reduction over the product would add a pass over its memory.
+    product = tf.function(lambda a: tf.matmul(a, a)[:1, :1], autograph=False)
     return 2 * size ** 3 / time_fn(lambda: product(a), repeats)
 
 
@@ -131,12 +162,13 @@ def _mode(fold: int) -> str:
     return "Original" if fold == 1 else "Folded"
 
 
-def plot_throughput(rows: list[dict], png_path: str) -> str | None:
-    """Median throughput vs batch size, one line per model and fold, from suite rows."""
+def plot_throughput(rows: list[dict], png_path: str, layout: str = "folded") -> str | None:
+    """Median throughput vs batch size, one line per precision and fold, of `layout`'s rows."""
     from tfcompress.reports.figures import throughput_vs_batch
 
+    rows = [r for r in rows if r["Model"].endswith(f", {LAYOUTS[layout]}]")]
     if not rows:
-        raise ValueError("plot_throughput: no rows to plot")
+        raise ValueError(f"plot_throughput: no rows timed {LAYOUTS[layout]} to plot")
     curves: dict[str, dict[str, float]] = {}
     for model, fold in dict.fromkeys((r["Model"], int(r["Fold"])) for r in rows):
         label = f"{model}, " + ("original" if fold == 1 else f"folded f={fold}")
@@ -145,13 +177,14 @@ def plot_throughput(rows: list[dict], png_path: str) -> str | None:
             if r["Model"] == model and int(r["Fold"]) == fold and int(r["Batch Size"]) == b)
             for b in sorted({int(r["Batch Size"]) for r in rows if int(r["Fold"]) == fold})}
     os.makedirs(os.path.dirname(os.path.abspath(png_path)), exist_ok=True)
-    return throughput_vs_batch(curves, png_path)
+    return throughput_vs_batch(curves, png_path, BATCH_AXIS[layout])
 
 
 def run(quick: bool = False, repeats: int = 5) -> SuiteResult:
-    """Run the suite; the full run also draws ``PLOT`` (throughput vs batch size per fold)."""
+    """Run the suite; the full run also draws `PLOTS` (throughput vs batch size per fold)."""
     result = SuiteResult()
     fold_rows(QUICK if quick else FULL, repeats, result)
     if not quick:
-        result.plots[PLOT] = lambda path: plot_throughput(result.rows, path)
+        for layout, name in PLOTS.items():
+            result.plots[name] = lambda path, layout=layout: plot_throughput(result.rows, path, layout)
     return result

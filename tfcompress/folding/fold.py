@@ -63,8 +63,15 @@ def unfold_outputs(y, fold: int, batch_size=None) -> tf.Tensor:
 
 
 def folded_call(model: keras.Model, x, fold: int, training: bool = False) -> tf.Tensor:
-    """Per-image logits (N, K) of folded `model` on unfolded images `x` (N, H, W, C)."""
+    """Per-image logits (N, K) of folded `model` on unfolded images `x` (N, H, W, C).
+
+    Floating images are cast to the model's input dtype before folding, so a
+    bfloat16 model (`tfcompress.models.with_policy`) folds half the bytes.
+    """
     x = tf.convert_to_tensor(x)
+    takes = model.inputs[0].dtype if model.inputs else None  # None: a subclassed model
+    if takes is not None and takes.is_floating and x.dtype.is_floating:
+        x = tf.cast(x, takes)
     return unfold_outputs(model(fold_inputs(x, fold), training=training), fold, tf.shape(x)[0])
 
 

@@ -19,6 +19,9 @@ from tfcompress.benchmarks import time_fn
 from tfcompress.folding.fold import check_fold, folded_call
 
 
+LAYOUTS = ("images", "folded")  # what a batch of `ImageTimer` holds
+
+
 @dataclasses.dataclass(frozen=True)
 class LayerCost:
     """FLOPs and bytes moved (inputs + weights + outputs) of one layer, or of a whole model."""
@@ -97,30 +100,48 @@ def arithmetic_intensity(model: keras.Model, batch_size: int) -> list[LayerCost]
 
 
 class ImageTimer:
-    """Times one trial of `model` on `batch_size` random images: ceil(`min_images` / b) batches.
+    """Times one trial of `model` on `batch_size` random inputs: enough batches for `min_images`.
 
-    A batch of b images is folded into ceil(b / fold) inputs (`fold` > 1: a
-    FoldedCNN), run, and unfolded to b rows of logits, all inside one
-    `tf.function`, so folding costs count. Call `warm_up` once (tracing), then
-    `trial()` for seconds; `images` is the number of images a trial processes.
+    Inputs are random, in the model's input dtype (a bfloat16 copy from
+    `tfcompress.models.with_policy` takes bfloat16 images). Two ways to feed a
+    FoldedCNN (`fold` > 1), by `layout`:
+    - "images" (end to end): a batch is `batch_size` images (N, H, W, C),
+      folded into ceil(N / fold) inputs, run and unfolded to N rows of
+      logits, all inside one `tf.function`, so folding costs.
+    - "folded" (the FoldedCNNs seed's `inference.py`): a batch is `batch_size`
+      inputs already in the model's layout, (N, H, W, fold*C), each holding
+      `fold` images; only the model runs.
+    For the original model (`fold` = 1) both are `batch_size` images. Call
+    `warm_up` once (tracing), then `trial()` for seconds; `images` is the
+    number of images a trial processes.
     """
 
-    def __init__(self, model: keras.Model, batch_size: int, fold: int = 1, min_images: int = 1024):
+    def __init__(self, model: keras.Model, batch_size: int, fold: int = 1, min_images: int = 1024,
+                 layout: str = "images"):
         fold = check_fold(fold)
         batch_size = _check_batch(batch_size)
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         height, width, channels = model.input_shape[1:]
         if channels % fold:
             raise ValueError(f"model input channels {channels} are not a multiple of fold={fold}")
+        if layout == "folded":
+            images_per_batch, shape = batch_size * fold, (batch_size, height, width, channels)
 
-        @tf.function(autograph=False)
-        def infer(x):
-            return tf.reduce_sum(folded_call(model, x, fold))
+            @tf.function(autograph=False)
+            def infer(x):
+                return tf.reduce_sum(tf.cast(model(x, training=False), tf.float32))
+        else:
+            images_per_batch, shape = batch_size, (batch_size, height, width, channels // fold)
 
-        rng = np.random.default_rng(0)
-        x = tf.constant(rng.random((batch_size, height, width, channels // fold), np.float32))
-        iterations = math.ceil(min_images / batch_size)
+            @tf.function(autograph=False)
+            def infer(x):
+                return tf.reduce_sum(tf.cast(folded_call(model, x, fold), tf.float32))
+        x = tf.cast(np.random.default_rng(0).random(shape, np.float32), model.inputs[0].dtype)
+
+        iterations = math.ceil(min_images / images_per_batch)
         self.batch_size = batch_size
-        self.images = batch_size * iterations
+        self.images = images_per_batch * iterations
         self._run = lambda: [infer(x) for _ in range(iterations)]
 
     def warm_up(self, calls: int = 1) -> None:
@@ -134,17 +155,17 @@ class ImageTimer:
 
 
 def throughput(model: keras.Model, batch_sizes: Sequence[int], trials: int = 5, warmup: int = 1,
-               fold: int = 1, min_images: int = 1024) -> list[dict]:
-    """Images per second of `model` on random images, one row per (batch size, trial).
+               fold: int = 1, min_images: int = 1024, layout: str = "images") -> list[dict]:
+    """Images per second of `model` on random inputs, one row per (batch size, trial).
 
-    See `ImageTimer` for what a trial runs. Rows: batch_size, trial, seconds,
-    images_per_sec.
+    See `ImageTimer` for what a trial runs and what a batch is (`layout`).
+    Rows: batch_size, trial, seconds, images_per_sec.
     """
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials must be an int >= 1, got {trials!r}")
     rows = []
     for batch_size in batch_sizes:
-        timer = ImageTimer(model, batch_size, fold, min_images)
+        timer = ImageTimer(model, batch_size, fold, min_images, layout)
         timer.warm_up(warmup)
         for trial in range(trials):
             seconds = timer.trial()

@@ -87,7 +87,8 @@ def copied(source: str | None, path: str) -> str | None:
     return shutil.copyfile(source, path)
 
 
-def throughput_vs_batch(curves: dict[str, dict[str, float]], path: str) -> str | None:
+def throughput_vs_batch(curves: dict[str, dict[str, float]], path: str,
+                        xlabel: str = "batch size (images)") -> str | None:
     """Images/s against batch size, one line per fold (`{"f=1": {"16": 1234.5, ...}, ...}`)."""
     if len(curves) < 2:
         return None
@@ -96,7 +97,7 @@ def throughput_vs_batch(curves: dict[str, dict[str, float]], path: str) -> str |
         batches = sorted(curve, key=int)
         ax.plot([int(b) for b in batches], [curve[b] for b in batches], marker="o", label=label)
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("batch size (images)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("images / s (CPU)")
     ax.set_title("FoldedCNN inference throughput")
     ax.grid(alpha=0.3)
