@@ -11,8 +11,8 @@ column says which, e.g. ``noscope [bfloat16, model only]``):
 - model only, as the seed's ``inference.py`` measures: a batch is Batch Size
   inputs already in the model's layout and precision (a folded input holds f
   images), and only the model runs;
-- end to end: a batch is Batch Size float32 images, and casting, folding and
-  unfolding are timed with the model.
+- end to end: a batch is Batch Size images in the model's precision, and
+  folding and unfolding are timed with the model.
 
 Trials are interleaved across layouts, precisions, folds and batch sizes.
 
@@ -67,7 +67,7 @@ def _model(sizes: Sizes, fold: int) -> keras.Model:
 
 
 # How each timer feeds the models (`ImageTimer`'s layouts), as the CSV's Model column names it.
-LAYOUTS = {"folded": "model only", "images": "end to end"}
+LAYOUT_NAMES = {"folded": "model only", "images": "end to end"}
 PLOTS = {"folded": "fold_throughput.png", "images": "fold_throughput_end_to_end.png"}
 BATCH_AXIS = {"folded": "batch size (model inputs; a folded input holds f images)",
               "images": "batch size (images)"}
@@ -75,7 +75,7 @@ BATCH_AXIS = {"folded": "batch size (model inputs; a folded input holds f images
 
 def model_label(model: str, precision: str, layout: str) -> str:
     """The CSV's Model column: the model's name, its precision and how it was fed."""
-    return f"{model} [{precision}, {LAYOUTS[layout]}]"
+    return f"{model} [{precision}, {LAYOUT_NAMES[layout]}]"
 
 
 def fold_rows(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
@@ -96,7 +96,7 @@ def fold_rows(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
             model = float32[fold]
             if precision != "float32":
                 model = with_policy(model, precision)
-            for layout in LAYOUTS:
+            for layout in LAYOUT_NAMES:
                 for batch_size in sizes.batch_sizes:
                     timer = ImageTimer(model, batch_size, fold, sizes.min_images, layout)
                     timer.warm_up()
@@ -111,15 +111,9 @@ def fold_rows(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
         peak = matmul_flops_per_sec(sizes.matmul, precision, repeats)
         result.notes.append(f"{precision}: a {sizes.matmul}x{sizes.matmul} matmul runs at "
                             f"{peak / 1e9:.0f} GFLOP/s here")
-        for layout, how in LAYOUTS.items():
+        for layout, how in LAYOUT_NAMES.items():
             label = model_label(sizes.model, precision, layout)
-
-            def median(fold: int, batch_size: int) -> float:
-                return statistics.median(r["Throughput"] for r in result.rows
-                                         if r["Model"] == label and r["Fold"] == fold
-                                         and r["Batch Size"] == batch_size)
-
-            medians = {fold: median(fold, largest) for fold in sizes.folds}
+            medians = {fold: _median(result.rows, label, fold, largest) for fold in sizes.folds}
             for fold in sizes.folds[1:]:
                 target = ">= 1.5" if fold == 4 and layout == "folded" else ""
                 result.add_ratio(f"throughput f={fold} / original, {precision}, {how}, "
@@ -133,11 +127,18 @@ def fold_rows(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
                         result.add_ratio(f"throughput f={fold} at {largest // fold} inputs / "
                                          f"original at {largest}, {precision}, {how} "
                                          f"({largest} images per call each)",
-                                         median(fold, largest // fold) / medians[1])
+                                         _median(result.rows, label, fold, largest // fold)
+                                         / medians[1])
                 for fold in sizes.folds:
                     result.add_ratio(f"{_mode(fold)} f={fold} FLOPs/sec / matmul FLOPs/sec, "
                                      f"{precision}, batch {largest}",
                                      flops_per_image[fold] * medians[fold] / peak)
+
+
+def _median(rows: list[dict], label: str, fold: int, batch_size: int) -> float:
+    """Median throughput of the rows of model `label` at `fold` and `batch_size`."""
+    return statistics.median(r["Throughput"] for r in rows if r["Model"] == label
+                             and r["Fold"] == fold and r["Batch Size"] == batch_size)
 
 
 def matmul_flops_per_sec(size: int, dtype: str, repeats: int) -> float:
@@ -166,9 +167,9 @@ def plot_throughput(rows: list[dict], png_path: str, layout: str = "folded") -> 
     """Median throughput vs batch size, one line per precision and fold, of `layout`'s rows."""
     from tfcompress.reports.figures import throughput_vs_batch
 
-    rows = [r for r in rows if r["Model"].endswith(f", {LAYOUTS[layout]}]")]
+    rows = [r for r in rows if r["Model"].endswith(f", {LAYOUT_NAMES[layout]}]")]
     if not rows:
-        raise ValueError(f"plot_throughput: no rows timed {LAYOUTS[layout]} to plot")
+        raise ValueError(f"plot_throughput: no rows timed {LAYOUT_NAMES[layout]} to plot")
     curves: dict[str, dict[str, float]] = {}
     for model, fold in dict.fromkeys((r["Model"], int(r["Fold"])) for r in rows):
         label = f"{model}, " + ("original" if fold == 1 else f"folded f={fold}")

@@ -127,16 +127,15 @@ class ImageTimer:
             raise ValueError(f"model input channels {channels} are not a multiple of fold={fold}")
         if layout == "folded":
             images_per_batch, shape = batch_size * fold, (batch_size, height, width, channels)
-
-            @tf.function(autograph=False)
-            def infer(x):
-                return tf.reduce_sum(tf.cast(model(x, training=False), tf.float32))
+            logits = lambda x: model(x, training=False)
         else:
             images_per_batch, shape = batch_size, (batch_size, height, width, channels // fold)
+            logits = lambda x: folded_call(model, x, fold)
 
-            @tf.function(autograph=False)
-            def infer(x):
-                return tf.reduce_sum(tf.cast(folded_call(model, x, fold), tf.float32))
+        @tf.function(autograph=False)
+        def infer(x):
+            return tf.reduce_sum(tf.cast(logits(x), tf.float32))
+
         x = tf.cast(np.random.default_rng(0).random(shape, np.float32), model.inputs[0].dtype)
 
         iterations = math.ceil(min_images / images_per_batch)
