@@ -136,9 +136,12 @@ def fold_rows(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
 
 
 def _median(rows: list[dict], label: str, fold: int, batch_size: int) -> float:
-    """Median throughput of the rows of model `label` at `fold` and `batch_size`."""
-    return statistics.median(r["Throughput"] for r in rows if r["Model"] == label
-                             and r["Fold"] == fold and r["Batch Size"] == batch_size)
+    """Median throughput of the rows of model `label` at `fold` and `batch_size`.
+
+    Rows may be the suite's own or read back from its CSV (every value a string).
+    """
+    return statistics.median(float(r["Throughput"]) for r in rows if r["Model"] == label
+                             and int(r["Fold"]) == fold and int(r["Batch Size"]) == batch_size)
 
 
 def matmul_flops_per_sec(size: int, dtype: str, repeats: int) -> float:
@@ -173,10 +176,8 @@ def plot_throughput(rows: list[dict], png_path: str, layout: str = "folded") -> 
     curves: dict[str, dict[str, float]] = {}
     for model, fold in dict.fromkeys((r["Model"], int(r["Fold"])) for r in rows):
         label = f"{model}, " + ("original" if fold == 1 else f"folded f={fold}")
-        curves[label] = {str(b): statistics.median(
-            float(r["Throughput"]) for r in rows
-            if r["Model"] == model and int(r["Fold"]) == fold and int(r["Batch Size"]) == b)
-            for b in sorted({int(r["Batch Size"]) for r in rows if int(r["Fold"]) == fold})}
+        batch_sizes = sorted({int(r["Batch Size"]) for r in rows if int(r["Fold"]) == fold})
+        curves[label] = {str(b): _median(rows, model, fold, b) for b in batch_sizes}
     os.makedirs(os.path.dirname(os.path.abspath(png_path)), exist_ok=True)
     return throughput_vs_batch(curves, png_path, BATCH_AXIS[layout])
 
