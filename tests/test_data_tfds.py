@@ -33,7 +33,8 @@ def _all(name, data_dir, **kwargs):
 
 
 @pytest.mark.parametrize("name, shape, classes", [
-    ("mnist", (28, 28, 1), 10), ("cifar10", (32, 32, 3), 10), ("cifar100", (32, 32, 3), 100)])
+    ("mnist", (28, 28, 1), 10), ("fashion_mnist", (28, 28, 1), 10), ("kmnist", (28, 28, 1), 10),
+    ("cifar10", (32, 32, 3), 10), ("cifar100", (32, 32, 3), 100)])
 def test_fixed_size_sets_scale_and_standardise_like_the_reference(mocked, name, shape, classes):
     assert data.describe(name, data_dir=mocked) == data.DatasetInfo(name, shape, classes, 10, 10)
     x, y, batches = _all(name, mocked)

@@ -3,9 +3,18 @@
 Names (`NAMES`):
 - `digits` (default): scikit-learn's bundled 8x8 digits, no download; fixed
   stratified 80/20 split; `image_size=28|32` upsamples, `channels=3` repeats grey.
-- `mnist`, `cifar10`, `cifar100`, `imagenet2012`: tensorflow-datasets sets read
-  from `data_dir` (never downloaded); ImageNet's test split is its validation set.
-- `ucr:<Name>`: a UCR archive set under `data_dir`, series shaped (T, 1).
+- `mnist`, `fashion_mnist`, `kmnist`: from the official IDX files when `data_dir`
+  (or `data_dir/<name>`) holds them (`tools/get_data.sh mnist` fetches MNIST's
+  offline), otherwise like the next ones.
+- `mnist`, `fashion_mnist`, `kmnist`, `cifar10`, `cifar100`, `imagenet2012`:
+  tensorflow-datasets sets read from `data_dir` (never downloaded); ImageNet's
+  test split is its validation set.
+- `ucr:<Name>`: a UCR archive set under `data_dir` (`.tsv`, `.txt`, no extension,
+  then `.ts`), series shaped (T, D) (D = 1: univariate).
+- `uea:<Name>`: a UEA (multivariate) archive set under `data_dir`, `.ts` files
+  only, series shaped (T, D). In both archives each dimension is z-normalised
+  on its own, and labels are indexed in sorted order (numeric when every label
+  is a number, else as strings).
 - `video:<path>`: labelled frames of a video, with a `frame,label` CSV (`labels`).
 
 Values: images are scaled to [0, 1]; CIFAR and ImageNet are then standardised

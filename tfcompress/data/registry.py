@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import difflib
 
-from tfcompress.data import digits, tfds_sets, ucr, video
+from tfcompress.data import digits, idx, tfds_sets, ucr, video
 from tfcompress.data.images import check_image_size
 from tfcompress.data.source import DatasetInfo, Request, Source
 
 DEFAULT = "digits"
-PREFIXED = {"ucr": "ucr:<Name>", "video": "video:<path>"}
+PREFIXED = {"ucr": "ucr:<Name>", "uea": "uea:<Name>", "video": "video:<path>"}
 NAMES = (DEFAULT, *tfds_sets.SETS, *PREFIXED.values())
-_READERS = {"digits": digits, "tfds": tfds_sets, "ucr": ucr, "video": video}
+_READERS = {"digits": digits, "idx": idx, "tfds": tfds_sets, "ucr": ucr, "uea": ucr, "video": video}
 
 
 def _unknown(name: object) -> ValueError:
@@ -35,13 +35,15 @@ def request(name: str, data_dir: str | None = None, image_size: int | None = Non
         kind = prefix
     elif name == DEFAULT:
         kind = "digits"
+    elif name in idx.SETS and idx.available(name, data_dir):
+        kind = "idx"
     elif name in tfds_sets.SETS:
         kind = "tfds"
     else:
         raise _unknown(name)
     if labels is not None and kind != "video":
         raise ValueError(f"labels={labels!r} given for dataset {name!r}; labels CSVs belong to video:<path> sets")
-    if kind == "ucr" and (image_size is not None or channels is not None):
+    if kind in ("ucr", "uea") and (image_size is not None or channels is not None):
         raise ValueError(f"image_size={image_size!r}, channels={channels!r} given for the time-series dataset "
                          f"{name!r}; expected None for both")
     return Request(name, kind, target or name, data_dir, check_image_size(image_size), channels, labels)

@@ -28,8 +28,9 @@ class DatasetInfo:
 class Request:
     """A dataset name with the options that shape its examples.
 
-    `kind` is `digits`, `tfds`, `ucr` or `video`; `target` is the tfds set, the
-    UCR set name or the video path.
+    `kind` is `digits`, `idx` (MNIST family from IDX files), `tfds`, `ucr`,
+    `uea` or `video`; `target` is the set's name (tfds, MNIST family, UCR/UEA)
+    or the video path.
     """
 
     name: str

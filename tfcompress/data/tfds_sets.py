@@ -1,6 +1,8 @@
-"""MNIST, CIFAR-10/100 and ImageNet through tensorflow-datasets, read from `data_dir`, never downloaded.
+"""MNIST (Fashion-, K-), CIFAR-10/100 and ImageNet through tensorflow-datasets, from `data_dir`, never downloaded.
 
-Conventions: pixels scaled to [0, 1]; MNIST stays there (as the digits do),
+The MNIST family is read from its official IDX files instead when `data_dir`
+holds them (`tfcompress.data.idx`). Conventions: pixels scaled to [0, 1]; the
+MNIST family stays there (as the digits do),
 CIFAR and ImageNet are then standardised per channel with the usual training
 set statistics. ImageNet's `test` split is tfds' `validation` (the test labels
 are not public); its images are resized to `image_size` (default 224): a
@@ -15,7 +17,7 @@ from typing import Callable
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfcompress.data import augment
+from tfcompress.data import augment, idx
 from tfcompress.data.images import output_channels, reshape_image, to_unit
 from tfcompress.data.source import Augment, DatasetInfo, Request, Source
 
@@ -43,6 +45,8 @@ def _cifar_augmentation(side: int) -> Augment:
 
 SETS = {
     "mnist": TfdsSet("mnist", augment.small_shift),
+    "fashion_mnist": TfdsSet("fashion_mnist", augment.small_shift),
+    "kmnist": TfdsSet("kmnist", augment.small_shift),
     "cifar10": TfdsSet("cifar10", _cifar_augmentation,
                        mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)),
     "cifar100": TfdsSet("cifar100", _cifar_augmentation,
@@ -68,7 +72,9 @@ def _open(request: Request, split: str, shuffle_files: bool = False, seed: int =
         raise FileNotFoundError(
             f"dataset {request.name!r}: tfds dataset {spec.tfds_name!r} (split {tfds_split!r}) is not "
             f"prepared in data_dir={where}, and tfcompress never downloads. Prepare it there first, "
-            f"e.g. `tfds build {spec.tfds_name} --data_dir=<dir>`{manual}, then pass data_dir=<dir>.") from error
+            f"e.g. `tfds build {spec.tfds_name} --data_dir=<dir>`{manual}, then pass data_dir=<dir>."
+            + (f" Or pass the folder holding its official IDX files ({', '.join(idx.FILES['train'])}, ...; "
+               "`tools/get_data.sh mnist` fetches MNIST's offline)." if request.target in idx.SETS else "")) from error
 
 
 def _size(examples: tf.data.Dataset, request: Request, split: str) -> int:

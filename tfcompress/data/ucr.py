@@ -1,11 +1,18 @@
-"""UCR time-series classification archive sets (`ucr:<Name>`), read from the archive's text files.
+"""UCR/UEA time-series classification archive sets (`ucr:<Name>`, `uea:<Name>`), read from their text files.
 
-Files: `<data_dir>/<Name>/<Name>_TRAIN.tsv` and `_TEST.tsv` (2018 archive,
-tab-separated), or the older `.txt` / extension-less files (comma- or
-space-separated). Each line is a label followed by the series. Labels are
-remapped to 0..K-1 by sorting the labels of both files together, so train and
-test agree; each series is z-normalised on its own (the archive's custom) and
-shaped (T, 1). Variable-length sets (NaN padding) are refused.
+Files: `<data_dir>/<Name>/<Name>_TRAIN<ext>` and `<Name>_TEST<ext>`, both with
+the same extension. `ucr:` tries `.tsv` (2018 archive, tab-separated), `.txt`
+and no extension (older archives, comma- or space-separated), then `.ts`
+(aeon/sktime format, `ts_format`), and takes the first extension that both
+files have; `uea:` (the multivariate archive) reads `.ts` only. In the text
+files each line is a numeric label followed by the series.
+
+Labels are remapped to 0..K-1 by sorting the labels of both files together,
+numerically (by value) when every label is a finite number, otherwise as
+strings, so train and test agree and labels 1, 2, 10 keep that order. Series
+are shaped (T, D) (D = 1 for the univariate text files) and z-normalised per
+series and per dimension (the archive's custom). Variable-length sets (NaN
+padding, `.ts` unequal lengths) and missing values are refused.
 """
 from __future__ import annotations
 
@@ -17,37 +24,58 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from tfcompress.data.source import DatasetInfo, Request, Source
+from tfcompress.data import ts_format
+from tfcompress.data.source import SPLITS, DatasetInfo, Request, Source
 
-EXTENSIONS = (".tsv", ".txt", "")
+# File extensions tried in order, per dataset kind.
+EXTENSIONS = {"ucr": (".tsv", ".txt", "", ".ts"), "uea": (".ts",)}
+_ARCHIVES = {"ucr": "UCR", "uea": "UEA"}
 _SEPARATORS = re.compile(r"[\s,]+")
 
 
 def _set_dir(request: Request) -> str:
     if request.data_dir is None:
-        raise ValueError(f"dataset {request.name!r} needs data_dir: the folder of the UCR archive that holds "
-                         f"{request.target}/{request.target}_TRAIN.tsv")
+        raise ValueError(f"dataset {request.name!r} needs data_dir: the folder of the {_ARCHIVES[request.kind]} "
+                         f"archive that holds {request.target}/{request.target}_TRAIN"
+                         f"{EXTENSIONS[request.kind][0]}")
     folder = os.path.join(request.data_dir, request.target)
     if not os.path.isdir(folder):
         present = sorted(os.listdir(request.data_dir)) if os.path.isdir(request.data_dir) else []
         hint = difflib.get_close_matches(request.target, present, n=1)
-        raise FileNotFoundError(f"dataset {request.name!r}: folder {folder!r} not found; expected the UCR set "
-                                f"{request.target!r} under data_dir={request.data_dir!r}."
-                                + (f" Did you mean 'ucr:{hint[0]}'?" if hint else ""))
+        raise FileNotFoundError(f"dataset {request.name!r}: folder {folder!r} not found; expected the "
+                                f"{_ARCHIVES[request.kind]} set {request.target!r} under "
+                                f"data_dir={request.data_dir!r}."
+                                + (f" Did you mean '{request.kind}:{hint[0]}'?" if hint else ""))
     return folder
 
 
-def _file(request: Request, split: str) -> str:
-    stem = os.path.join(_set_dir(request), f"{request.target}_{split.upper()}")
-    candidates = [stem + extension for extension in EXTENSIONS]
-    for path in candidates:
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(f"dataset {request.name!r}: no {split} file; expected one of {candidates}")
+def _files(request: Request) -> tuple[str, str]:
+    """(train path, test path) with the first extension of the kind that both files have."""
+    folder, extensions = _set_dir(request), EXTENSIONS[request.kind]
+    stems = [os.path.join(folder, f"{request.target}_{split.upper()}") for split in SPLITS]
+    found = [[extension for extension in extensions if os.path.isfile(stem + extension)] for stem in stems]
+    for extension in extensions:
+        if all(extension in present for present in found):
+            return stems[0] + extension, stems[1] + extension
+    for split, stem, present in zip(SPLITS, stems, found):
+        if not present:
+            raise FileNotFoundError(f"dataset {request.name!r}: no {split} file; expected one of "
+                                    f"{[stem + extension for extension in extensions]}")
+    raise FileNotFoundError(f"dataset {request.name!r}: the train file is {stems[0]}{found[0][0]} but the test "
+                            f"file {stems[1]}{found[1][0]}; expected both with the same extension, one of "
+                            f"{list(extensions)}")
 
 
 def _parse(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """(labels (N,), series (N, T)) of one archive file; every line must hold the same number of values.
+    """(labels (N,), series (N, T, D)) of one `.ts` file, or of one text file (D = 1)."""
+    if path.endswith(".ts"):
+        return ts_format.parse(path)
+    labels, series = _parse_text(path)
+    return labels, series[..., np.newaxis]
+
+
+def _parse_text(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(labels (N,), series (N, T)) of one archive text file; every line must hold the same number of values.
 
     Parsed by hand rather than with `np.loadtxt` so that a ragged or
     non-numeric line is reported with its file and line number.
@@ -80,14 +108,15 @@ def _parse(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _znormalise(series: np.ndarray) -> np.ndarray:
+    """(N, T, D) series z-normalised over T, per series and per dimension."""
     mean = series.mean(axis=1, keepdims=True)
     std = series.std(axis=1, keepdims=True)
     return (series - mean) / np.where(std > 0, std, 1.0)  # a constant series becomes zeros
 
 
 def _arrays(request: Request) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
-    """({'train'|'test': (series (N, T, 1) float32, labels (N,) int32)}, number of classes)."""
-    paths = tuple(_file(request, split) for split in ("train", "test"))
+    """({'train'|'test': (series (N, T, D) float32, labels (N,) int32)}, number of classes)."""
+    paths = _files(request)
     stamps = tuple((os.stat(path).st_mtime_ns, os.stat(path).st_size) for path in paths)
     return _read_pair(request.name, paths, stamps)
 
@@ -96,16 +125,33 @@ def _arrays(request: Request) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
 def _read_pair(name: str, paths: tuple[str, str], stamps: tuple):
     """Both files of a set with shared label indices; cached while the files' (mtime, size) stay."""
     del stamps  # part of the cache key only
-    raw = dict(zip(("train", "test"), map(_parse, paths)))
-    lengths = {split: series.shape[1] for split, (_, series) in raw.items()}
-    if lengths["train"] != lengths["test"]:
-        raise ValueError(f"dataset {name!r}: train series have length {lengths['train']} but test "
-                         f"series {lengths['test']}; expected the same length in both files")
-    classes = np.unique(np.concatenate([labels for labels, _ in raw.values()]))
-    splits = {split: (_znormalise(series)[..., np.newaxis].astype(np.float32),
-                      np.searchsorted(classes, labels).astype(np.int32))
-              for split, (labels, series) in raw.items()}
-    return splits, len(classes)
+    raw = dict(zip(SPLITS, map(_parse, paths)))
+    (train_length, train_dims), (test_length, test_dims) = (raw[split][1].shape[1:] for split in SPLITS)
+    for what, train, test in (("length", train_length, test_length), ("dimension count", train_dims, test_dims)):
+        if train != test:
+            raise ValueError(f"dataset {name!r}: train series have {what} {train} but test series {test} "
+                             f"({paths[0]} and {paths[1]}); expected the same {what} in both files")
+    indices, num_classes = _class_indices([labels for labels, _ in raw.values()])
+    splits = {split: (_znormalise(series).astype(np.float32), index)
+              for (split, (_, series)), index in zip(raw.items(), indices)}
+    return splits, num_classes
+
+
+def _class_indices(labels: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+    """Each label array as int32 indices into the sorted labels of all of them, and the number of classes.
+
+    Labels are compared and sorted by value when every one is a finite number
+    (so "1", "1.0", 1.0 are one class, and 2 sorts before 10), else as strings.
+    """
+    try:
+        keys = [np.asarray(each, dtype=np.float64) for each in labels]
+        numeric = all(np.isfinite(each).all() for each in keys)
+    except ValueError:
+        numeric = False
+    if not numeric:
+        keys = [np.asarray(each).astype(str) for each in labels]
+    classes = np.unique(np.concatenate(keys))
+    return [np.searchsorted(classes, each).astype(np.int32) for each in keys], len(classes)
 
 
 def describe(request: Request) -> DatasetInfo:
@@ -116,6 +162,6 @@ def describe(request: Request) -> DatasetInfo:
 
 
 def read(request: Request, split: str) -> Source:
-    """One split as (series (T, 1), label) examples."""
+    """One split as (series (T, D), label) examples."""
     series, labels = _arrays(request)[0][split]
     return Source(tf.data.Dataset.from_tensor_slices((series, labels)), len(labels))
