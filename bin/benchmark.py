@@ -17,6 +17,8 @@ flags.DEFINE_list("suite", ["spectral"],
 flags.DEFINE_string("out_dir", "bench/results", "Directory for <suite>.csv and <suite>_ratios.csv.")
 flags.DEFINE_integer("repeats", 5, "Timed repeats per measurement (the median is kept).",
                      lower_bound=1)
+flags.DEFINE_string("data_dir", benchmarks.DATA_DIR, "Folder of the real data sets that the mnist_* and ucr_* "
+                    "suites read (mnist/ and ucr/, as tools/get_data.sh writes them).")
 flags.DEFINE_bool("quick", False, "Tiny sizes and the given repeats: a smoke run for tests.")
 
 
@@ -29,7 +31,8 @@ def main(argv):
                              f"expected some of {sorted(benchmarks.SUITES)}")
     # Each timed layer gets its own tf.function; TF's retracing warning is noise here.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    results = benchmarks.run_suites(FLAGS.suite, FLAGS.out_dir, FLAGS.repeats, FLAGS.quick)
+    results = benchmarks.run_suites(FLAGS.suite, FLAGS.out_dir, FLAGS.repeats, FLAGS.quick,
+                                      FLAGS.data_dir)
     for name, result in results.items():
         print(benchmarks.format_ratios(name, result))
         print(f"[{name}] wrote {os.path.join(FLAGS.out_dir, name + '.csv')} and {name}_ratios.csv")

@@ -35,7 +35,11 @@ flags.DEFINE_float("start_q", 0.5, "threshold: first quality parameter q (prune 
 flags.DEFINE_float("step_q", 0.25, "threshold: increment of q per step.")
 flags.DEFINE_float("max_drop", 0.01, "threshold: largest accepted accuracy drop (0.01 = 1 point).")
 flags.DEFINE_integer("finetune_epochs", 2, "threshold: fine-tuning epochs after each step.")
+flags.DEFINE_integer("final_epochs", 0, "threshold: epochs of retraining the whole pruned model at the end, "
+                     "learning rate decaying to zero (cosine); 0: none.")
 flags.DEFINE_float("finetune_lr", 0.01, "Learning rate while pruning (both methods).")
+flags.DEFINE_enum("finetune_schedule", "constant", ["constant", "step", "cosine"],
+                  "tfmot: learning-rate schedule over --epochs while pruning (cosine decays it to zero).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("run_dir", "runs/prune", "Output directory.")
 flags.DEFINE_multi_string("table", None, "Print the README table of these run directories "

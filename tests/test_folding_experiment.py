@@ -29,7 +29,7 @@ def test_digits_flagfile_holds_the_f4_recipe_of_the_experiment():
     result = run("-c", FOLD_FLAGS, "configs/fold_digits.flags")
     assert result.returncode == 0, result.stderr[-3000:]
     values = eval(result.stdout.strip().splitlines()[-1])
-    recipe = experiment.digits_student(4, 0, "runs")
+    recipe = experiment.student_config(4, 0, "runs")
     for field in dataclasses.fields(FoldConfig):
         if field.name not in ("teacher_run_dir", "run_dir", "teacher", "verbose"):
             assert values[field.name] == getattr(recipe, field.name), field.name

@@ -61,6 +61,24 @@ def test_pruned_weights_stay_zero_and_other_layers_stay_frozen_while_finetuning(
     assert all(layer.trainable for layer in pruned.layers)
 
 
+def test_final_retraining_trains_every_layer_and_keeps_the_zeros(digits):
+    model = trained(digits)
+    before = kernels(model)
+    pruner = pruning.ThresholdPruner("fc:fc1", start_q=1.0, max_drop=0.99, finetune_epochs=0, max_steps=1,
+                                     final_epochs=1)
+    pruned, history = pruner.run(model, *digits)
+    after = kernels(pruned)
+    assert [row["group"] for row in history] == ["dense", "fc", "final"]
+    assert history[-1]["sparsity_fc1"] == pytest.approx(history[1]["sparsity_fc1"])
+    assert history[1]["sparsity_fc1"] > 0.5
+    assert np.all(after["fc1"][np.abs(before["fc1"]) < np.std(before["fc1"])] == 0)
+    for name in ("fc2", "logits"):  # frozen while their group was pruned, retrained at the end
+        assert not np.allclose(after[name], before[name])
+    assert all(layer.trainable for layer in pruned.layers)
+    with pytest.raises(ValueError, match="final_epochs must be an int >= 0, got -1"):
+        pruning.ThresholdPruner("fc:fc1", final_epochs=-1)
+
+
 def test_step_that_loses_accuracy_is_undone(digits):
     model = trained(digits)
     weights = model.get_weights()

@@ -2,14 +2,17 @@
 
 A suite is a module with ``run(quick: bool, repeats: int) -> SuiteResult``,
 registered in ``SUITES`` by name (modules are imported only when run, so a
-suite may depend on anything). ``run_suites`` writes ``<out_dir>/<suite>.csv``
+suite may depend on anything); a suite on real data takes a third argument,
+``data_dir``, the folder that `tools/get_data.sh` fills. ``run_suites`` writes ``<out_dir>/<suite>.csv``
 (one row per measurement) and ``<out_dir>/<suite>_ratios.csv`` (the ratios
 measured in this one process: these machines are noisy, so absolute times are
 never compared across runs).
 """
 import csv
 import dataclasses
+import functools
 import importlib
+import inspect
 import os
 import statistics
 import time
@@ -24,7 +27,14 @@ SUITES: dict[str, str] = {
     "sparse": "tfcompress.benchmarks.sparse",
     "sparse_accuracy": "tfcompress.benchmarks.sparse_accuracy",
     "fold_accuracy": "tfcompress.benchmarks.fold_accuracy",
+    # Reproductions on real data (`data_dir`, see tools/get_data.sh); each writes a Markdown table.
+    "mnist_pruning": "tfcompress.benchmarks.mnist_pruning",
+    "mnist_sparse": "tfcompress.benchmarks.mnist_sparse",
+    "mnist_spectral": "tfcompress.benchmarks.mnist_spectral",
+    "mnist_fold": "tfcompress.benchmarks.mnist_fold",
+    "ucr_fcn": "tfcompress.benchmarks.ucr_fcn",
 }
+DATA_DIR = "data"  # where `tools/get_data.sh` puts mnist/ and ucr/
 
 
 RATIO_COLUMNS = ("ratio", "value", "target")
@@ -52,11 +62,14 @@ class SuiteResult:
         self.plots[file_name] = write
 
 
-def get_suite(name: str) -> Callable[[bool, int], SuiteResult]:
-    """The ``run`` function of the suite called ``name``."""
+def get_suite(name: str, data_dir: str = DATA_DIR) -> Callable[[bool, int], SuiteResult]:
+    """The ``run(quick, repeats)`` function of the suite called ``name`` (given ``data_dir`` if it reads data)."""
     if name not in SUITES:
         raise ValueError(f"unknown benchmark suite {name!r}; expected one of {sorted(SUITES)}")
-    return importlib.import_module(SUITES[name]).run
+    run = importlib.import_module(SUITES[name]).run
+    if "data_dir" in inspect.signature(run).parameters:
+        return functools.partial(run, data_dir=data_dir)
+    return run
 
 
 def device_name() -> str:
@@ -113,15 +126,20 @@ def format_ratios(suite: str, result: SuiteResult) -> str:
     return "\n".join(lines)
 
 
-def run_suites(names: Sequence[str], out_dir: str, repeats: int = 5,
-               quick: bool = False) -> dict[str, SuiteResult]:
-    """Run the named suites; write ``<suite>.csv`` and ``<suite>_ratios.csv`` under ``out_dir``."""
+def run_suites(names: Sequence[str], out_dir: str, repeats: int = 5, quick: bool = False,
+               data_dir: str = DATA_DIR) -> dict[str, SuiteResult]:
+    """Run the named suites; write ``<suite>.csv`` and ``<suite>_ratios.csv`` under ``out_dir``.
+
+    Each suite's wall time is added to its notes.
+    """
     if not names:
         raise ValueError("no benchmark suite named; expected some of " + ", ".join(sorted(SUITES)))
-    suites = {name: get_suite(name) for name in names}  # unknown names fail before any timing
+    suites = {name: get_suite(name, data_dir) for name in names}  # unknown names fail before any timing
     results = {}
     for name, run in suites.items():
+        start = time.perf_counter()
         result = run(quick, repeats)
+        result.notes.append(f"wall time {time.perf_counter() - start:.0f} s")
         write_csv(result.rows, os.path.join(out_dir, f"{name}.csv"))
         write_csv(result.ratios, os.path.join(out_dir, f"{name}_ratios.csv"), RATIO_COLUMNS)
         for file_name, draw in result.plots.items():

@@ -25,14 +25,19 @@ def run(quick: bool = False, repeats: int = 5) -> SuiteResult:
     base = experiment.digits_mlp(quick)
     with tempfile.TemporaryDirectory(prefix="tfcompress_sparse_accuracy_") as runs_dir:
         rows = experiment.compare(base, seeds=repeats, runs_dir=runs_dir)
+    return summarise(rows, CLAIMS, f"{base.model} on {base.dataset}", base, "sparse_accuracy.md")
+
+
+def summarise(rows: list[dict], claims, where: str, base, table_file: str) -> SuiteResult:
+    """The suite result of `experiment.compare`'s rows: the accuracy gap of each claim, the table."""
     result = SuiteResult(rows=rows)
     by_method = {row["sparse"]: row for row in rows}
-    for method, baseline, target in CLAIMS:
+    seeds = rows[0]["seeds"]
+    for method, baseline, target in claims:
         gap = by_method[method]["accuracy_mean"] - by_method[baseline]["accuracy_mean"]
         result.add_ratio(f"{experiment.LABELS[method]} - {experiment.LABELS[baseline]} accuracy "
-                         f"(points, mean of {repeats} seeds)", 100 * gap, target)
+                         f"(points, mean of {seeds} seeds)", 100 * gap, target)
     table = experiment.markdown(rows)
-    result.notes.append(f"{base.model} on {base.dataset}, {base.epochs} epochs, sparsity "
-                        f"{base.sparsity}, {repeats} seed(s):\n{table}")
-    result.add_text("sparse_accuracy.md", table)
+    result.notes.append(f"{where}, {base.epochs} epochs, sparsity {base.sparsity}, {seeds} seed(s):\n{table}")
+    result.add_text(table_file, table)
     return result

@@ -17,10 +17,12 @@ import tf_keras as keras
 
 from tfcompress import data as tfc_data
 from tfcompress import export, models, training
+from tfcompress.training import optim
 from tfcompress.pruning import csr, figures, magnitude, surgery
 from tfcompress.pruning.threshold import ThresholdPruner, parse_groups
 
 METHODS = ("tfmot", "threshold")
+FINETUNE_SCHEDULES = ("constant", "step", "cosine")  # of tfmot's training while pruning, over --epochs
 SUMMARY = "summary.json"
 
 
@@ -49,7 +51,9 @@ class PruneConfig:
     step_q: float = 0.25
     max_drop: float = 0.01
     finetune_epochs: int = 2
+    final_epochs: int = 0
     finetune_lr: float = 0.01
+    finetune_schedule: str = "constant"
     seed: int = 0
     run_dir: str = "runs/prune"
 
@@ -57,6 +61,9 @@ class PruneConfig:
         """Raise ValueError/FileNotFoundError naming the first bad setting, before any work."""
         if self.method not in METHODS:
             raise ValueError(f"--method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        if self.finetune_schedule not in FINETUNE_SCHEDULES:
+            raise ValueError(f"--finetune_schedule must be one of {', '.join(FINETUNE_SCHEDULES)}; "
+                             f"got {self.finetune_schedule!r}")
         if self.method == "tfmot":
             magnitude.schedule(self.target_sparsity, self.begin_step, self.end_step,
                                frequency=self.frequency)
@@ -83,7 +90,7 @@ class PruneConfig:
         """The ThresholdPruner of these settings."""
         return ThresholdPruner(parse_groups(self.groups), start_q=self.start_q, step_q=self.step_q,
                                max_drop=self.max_drop, finetune_epochs=self.finetune_epochs,
-                               learning_rate=self.finetune_lr)
+                               final_epochs=self.final_epochs, learning_rate=self.finetune_lr)
 
     def train_config(self) -> training.TrainConfig:
         """Settings of the dense baseline run (trained when there is no checkpoint)."""
@@ -142,7 +149,9 @@ def run(config: PruneConfig) -> dict:
     if config.method == "tfmot":
         wrapped = magnitude.prune_low_magnitude(model, config.target_sparsity, config.begin_step,
                                                 config.end_step, frequency=config.frequency)
-        wrapped.compile(optimizer=keras.optimizers.SGD(config.finetune_lr, momentum=0.9),
+        steps = config.epochs * int(train_ds.cardinality())
+        lr = optim.learning_rate(config.finetune_lr, config.finetune_schedule, steps)
+        wrapped.compile(optimizer=keras.optimizers.SGD(lr, momentum=0.9),
                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                         metrics=["accuracy"])
         wrapped.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0,

@@ -11,6 +11,10 @@ connected layers), with q = start_q, start_q + step_q, ...:
    and the masks re-applied after every step, so pruned weights stay zero;
 4. if the accuracy is more than `max_drop` below the dense model's, undo the
    step and go on with the next group; else keep it and raise q.
+
+With `final_epochs`, every layer is then retrained together with the masks
+kept and the learning rate decaying to zero (cosine), as Han et al. retrain
+the whole pruned network.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress.pruning import dropout as dropout_adjustment
+from tfcompress.training import optim
 
 
 def parse_groups(text: str) -> dict[str, list[str]]:
@@ -80,6 +85,7 @@ class ThresholdPruner:
     finetune_epochs: epochs of fine-tuning after every pruning step.
     learning_rate, momentum: SGD settings of the fine-tuning.
     max_steps: the most q values tried per group.
+    final_epochs: epochs of retraining the whole pruned model at the end (cosine decay; 0: none).
     """
 
     groups: Mapping[str, Sequence[str]] | str
@@ -90,6 +96,7 @@ class ThresholdPruner:
     learning_rate: float = 0.01
     momentum: float = 0.9
     max_steps: int = 20
+    final_epochs: int = 0
 
     def __post_init__(self):
         if isinstance(self.groups, str):
@@ -105,7 +112,7 @@ class ThresholdPruner:
         if not isinstance(self.max_drop, (int, float)) or not 0 <= self.max_drop < 1:
             raise ValueError(f"max_drop must be a fraction in [0, 1), got {self.max_drop!r}")
         for name, value, low in (("finetune_epochs", self.finetune_epochs, 0),
-                                 ("max_steps", self.max_steps, 1)):
+                                 ("max_steps", self.max_steps, 1), ("final_epochs", self.final_epochs, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
@@ -165,6 +172,8 @@ class ThresholdPruner:
                         break
                     masks.update(candidate)
                     q += self.step_q
+            if self.final_epochs:
+                history.append(self._retrain(model, train_ds, val_ds, masks, trainable, pruned))
         finally:
             for n, layer in layers.items():
                 layer.trainable = trainable[n]
@@ -173,8 +182,22 @@ class ThresholdPruner:
             self._compile(model)
         return model, history
 
-    def _compile(self, model: keras.Model) -> None:
-        model.compile(optimizer=keras.optimizers.SGD(self.learning_rate, momentum=self.momentum),
+    def _retrain(self, model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
+                 masks: Mapping[str, np.ndarray], trainable: Mapping[str, bool], pruned: Sequence[str]) -> dict:
+        """Retrain every layer for `final_epochs`, masks kept, lr decaying to zero; the history row."""
+        layers = {layer.name: layer for layer in model.layers}
+        for n, layer in layers.items():
+            layer.trainable = trainable[n]
+        before = self._accuracy(model, val_ds)
+        steps = int(train_ds.cardinality()) * self.final_epochs
+        self._compile(model, optim.learning_rate(self.learning_rate, "cosine", steps))
+        model.fit(train_ds, epochs=self.final_epochs, verbose=0,
+                  callbacks=[KeepMasks([(layers[n].kernel, masks[n]) for n in pruned])])
+        return self._row("final", 0, 0.0, before, self._accuracy(model, val_ds), True, model, pruned)
+
+    def _compile(self, model: keras.Model, learning_rate=None) -> None:
+        learning_rate = self.learning_rate if learning_rate is None else learning_rate
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=self.momentum),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"])
 
