@@ -22,11 +22,15 @@ _LAZY = {
     "SpectralConv2D": "tfcompress.spectral.layers",
     "HebbianSparseConv2D": "tfcompress.hebbian",
 }
+SUBPACKAGES = ("benchmarks", "data", "export", "folding", "hebbian", "models", "ops", "pruning", "reports",
+               "sparse", "spectral", "training")
 
 
 def __getattr__(name: str):
-    """Import public layers lazily (PEP 562)."""
+    """Import public layers and sub-packages (`tfcompress.data.load(...)`) lazily (PEP 562)."""
+    import importlib
     if name in _LAZY:
-        import importlib
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in SUBPACKAGES:
+        return importlib.import_module(f"tfcompress.{name}")
     raise AttributeError(f"module 'tfcompress' has no attribute {name!r}")
