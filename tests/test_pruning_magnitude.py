@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
 from tfcompress import export, pruning
@@ -13,7 +14,7 @@ def closed_form(t, s_i, s_f, t0, t1, frequency, power=3):
     """Zhu & Gupta's sparsity in effect after training step t: the value at the last update step."""
     if t < t0:
         return 0.0
-    last = min(t0 + (t - t0) // frequency * frequency, t1)
+    last = t1 if t >= t1 else t0 + (t - t0) // frequency * frequency  # the last update is always at t1
     return s_f + (s_i - s_f) * (1 - (last - t0) / (t1 - t0)) ** power
 
 
@@ -57,14 +58,15 @@ def fit_pruned(model, steps, batch=16, seed=0):
     return record.rows
 
 
-def test_cubic_schedule_matches_closed_form_and_reaches_target():
+@pytest.mark.parametrize("frequency", [2, 4])  # 4: the span 10 is not a multiple, end_step still prunes
+def test_cubic_schedule_matches_closed_form_and_reaches_target(frequency):
     model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(50, name="d"),
                               MatMul(20, name="custom")])
     wrapped = pruning.prune_low_magnitude(model, 0.8, begin_step=2, end_step=12, initial_sparsity=0.1,
-                                          frequency=2)
+                                          frequency=frequency)
     rows = fit_pruned(wrapped, steps=16)
     for step, sparsities in rows:
-        expected = closed_form(step, 0.1, 0.8, 2, 12, 2)
+        expected = closed_form(step, 0.1, 0.8, 2, 12, frequency)
         for value, size in zip(sparsities, (32 * 50, 50 * 20)):
             assert abs(value - expected) <= 1.0 / size + 1e-9, (step, value, expected)
     assert rows[-1][1] == pytest.approx([0.8, 0.8], abs=1e-3)
@@ -106,7 +108,6 @@ def test_spectral_conv_is_prunable():
     (dict(final_sparsity=-0.1), "final_sparsity"),
     (dict(initial_sparsity=0.9, final_sparsity=0.5), "initial_sparsity 0.9 must be <="),
     (dict(begin_step=10, end_step=10), "begin_step \\(10\\) must be < end_step \\(10\\)"),
-    (dict(begin_step=0, end_step=10, frequency=3), "multiple of frequency"),
     (dict(layers=["nope"]), "layers \\['nope'\\] are not in model"),
     (dict(layers=["flat"]), "have no weights to prune"),
 ])
@@ -116,6 +117,17 @@ def test_bad_arguments_raise_before_wrapping(kwargs, match):
     args = {**dict(final_sparsity=0.5, begin_step=0, end_step=10, frequency=1), **kwargs}
     with pytest.raises(ValueError, match=match):
         pruning.prune_low_magnitude(model, **args)
+
+
+def test_a_wrapped_model_saves_and_loads_with_its_schedule(tmp_path):
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, name="d")])
+    wrapped = pruning.prune_low_magnitude(model, 0.5, 0, 10, frequency=3)
+    wrapped.save(tmp_path / "wrapped.keras")
+    with tfmot.sparsity.keras.prune_scope():
+        loaded = keras.models.load_model(tmp_path / "wrapped.keras")
+    schedule = loaded.get_layer("prune_low_magnitude_d").pruning_schedule
+    assert isinstance(schedule, pruning.magnitude.PolynomialDecay)
+    assert bool(schedule(10)[0]) and not bool(schedule(8)[0])
 
 
 def test_stripped_savedmodel_loads_without_tfcompress(tmp_path):

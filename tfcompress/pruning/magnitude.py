@@ -59,9 +59,27 @@ def make_prunable(layer: keras.layers.Layer) -> keras.layers.Layer:
     return layer
 
 
+@keras.saving.register_keras_serializable(package="tfcompress")
+class PolynomialDecay(_sparsity.PolynomialDecay):
+    """tfmot's cubic `PolynomialDecay` that also prunes at `end_step`, so the final sparsity is reached there.
+
+    tfmot prunes only every `frequency` steps from `begin_step`; when
+    `end_step - begin_step` is not a multiple of `frequency`, its last update
+    falls before `end_step` and the final sparsity is never applied.
+    """
+
+    def __call__(self, step):
+        should_prune, sparsity = super().__call__(step)
+        return tf.math.logical_or(should_prune, tf.math.equal(step, self.end_step)), sparsity
+
+    def get_config(self) -> dict:
+        """tfmot's config under this class's registered name, so saved wrappers load it back."""
+        return {**super().get_config(), "class_name": keras.saving.get_registered_name(type(self))}
+
+
 def schedule(final_sparsity: float, begin_step: int, end_step: int, initial_sparsity: float = 0.0,
-             frequency: int = 100, power: int = 3) -> tfmot.sparsity.keras.PolynomialDecay:
-    """tfmot's `PolynomialDecay` after checking every argument (ValueError naming the bad one)."""
+             frequency: int = 100, power: int = 3) -> PolynomialDecay:
+    """The cubic schedule after checking every argument (ValueError naming the bad one)."""
     for name, value in (("final_sparsity", final_sparsity), ("initial_sparsity", initial_sparsity)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
             raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
@@ -73,11 +91,7 @@ def schedule(final_sparsity: float, begin_step: int, end_step: int, initial_spar
             raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     if begin_step >= end_step:
         raise ValueError(f"begin_step ({begin_step}) must be < end_step ({end_step})")
-    if (end_step - begin_step) % frequency:
-        raise ValueError(f"end_step - begin_step ({end_step - begin_step}) must be a multiple of "
-                         f"frequency ({frequency}), else tfmot's last update falls before end_step "
-                         "and the final sparsity is never reached")
-    return _sparsity.PolynomialDecay(initial_sparsity=float(initial_sparsity),
+    return PolynomialDecay(initial_sparsity=float(initial_sparsity),
                                      final_sparsity=float(final_sparsity), begin_step=begin_step,
                                      end_step=end_step, power=power, frequency=frequency)
 
