@@ -28,6 +28,8 @@ flags.DEFINE_float("target_sparsity", 0.9, "tfmot: final sparsity, in [0, 1).")
 flags.DEFINE_integer("begin_step", 0, "tfmot: step where pruning starts.")
 flags.DEFINE_integer("end_step", 1000, "tfmot: step where the final sparsity is reached.")
 flags.DEFINE_integer("frequency", 100, "tfmot: prune every this many steps.")
+flags.DEFINE_string("layers", "", "tfmot: comma-separated layers to prune (e.g. conv2,fc1,logits); "
+                    "empty: every prunable layer.")
 flags.DEFINE_integer("epochs", 10, "tfmot: epochs of training while pruning (must pass --end_step).")
 flags.DEFINE_string("groups", "", "threshold: layer groups in pruning order, "
                     "e.g. 'conv:conv1,conv2;fc:fc1,logits'.")

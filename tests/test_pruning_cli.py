@@ -53,6 +53,8 @@ def test_bad_flag_fails_before_any_work(tmp_path):
     (dict(groups="fc:fc1,conv7"), "names layers \\['conv7'\\]"),
     (dict(groups=""), "no layer groups"),
     (dict(method="magic"), "--method must be one of"),
+    (dict(method="tfmot", layers="fc1,conv9", end_step=10, epochs=1),
+     "--layers names \\['conv9'\\], which model 'lenet_300_100' does not have"),
     (dict(finetune_schedule="plateau"), "--finetune_schedule must be one of constant, step, cosine; got 'plateau'"),
     (dict(checkpoint="/nonexistent/run"), "is not a run directory"),
 ])

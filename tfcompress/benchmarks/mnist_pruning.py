@@ -2,8 +2,11 @@
 
 Per model: one dense baseline (`training.train`), then the two pruning runs of
 `bin/prune.py` (`tfcompress.pruning.experiment.run`) from that same baseline:
-- tfmot: cubic schedule from 0 to 92% sparsity over 10 epochs, 20 more at the
-  final sparsity, SGD momentum 0.9, lr 0.02 decaying to zero (cosine);
+- tfmot: cubic schedule from 0 to 92% sparsity, SGD momentum 0.9, lr 0.02
+  decaying to zero (cosine); LeNet-300-100: every layer, sparsity reached at
+  epoch 10 of 30; LeNet-5: every layer but the first convolution (500 weights,
+  which Han et al. prune least: 92% would leave 2 of each filter's 25
+  weights), reached at epoch 15 of 40;
 - threshold: |w| < q*std(w) per layer, q from 1.0 in steps of 0.1 (at most 20
   steps per group), fine-tuning after each step (2 epochs; 1 for LeNet-5), a
   step kept while accuracy stays within 0.3 point of the dense model
@@ -35,6 +38,8 @@ PUBLISHED = {"lenet_300_100": (0.9836, 0.9841, 12), "lenet5": (0.9920, 0.9923, 1
 GROUPS = {"lenet_300_100": "fc:fc1,fc2,logits", "lenet5": "conv:conv1,conv2;fc:fc1,logits"}
 BASELINE_EPOCHS = {"lenet_300_100": 20, "lenet5": 15}
 FINETUNE_EPOCHS = {"lenet_300_100": 2, "lenet5": 1}  # per threshold step
+# tfmot: (layers pruned, "" for all; epoch where the final sparsity is reached; epochs in all)
+TFMOT = {"lenet_300_100": ("", 10, 30), "lenet5": ("conv2,fc1,logits", 15, 40)}
 STEPS_PER_EPOCH = 469  # 60,000 images in batches of 128
 # The nn-compression seed's LeNet-5 (compression per kind of layer, overall).
 SEED_LENET5 = "about 1.5-2.5x on the convolutions, about 10x on the fully connected layers, about 6x overall"
@@ -51,11 +56,13 @@ def baseline(model: str, data_dir: str, quick: bool) -> training.TrainConfig:
 def pruning(method: str, dense: training.TrainConfig, checkpoint: str, run_dir: str,
             quick: bool) -> experiment.PruneConfig:
     """The pruning run of `method` ('tfmot' or 'threshold') from the dense run in `checkpoint`."""
+    layers, ramp, epochs = TFMOT[dense.model]
     return experiment.PruneConfig(
         method=method, model=dense.model, dataset=dense.dataset, data_dir=dense.data_dir, image_size=None,
         limit=dense.limit, batch_size=dense.batch_size, checkpoint=checkpoint, target_sparsity=0.92,
-        begin_step=0, end_step=1 if quick else 10 * STEPS_PER_EPOCH, frequency=1 if quick else 67,
-        epochs=1 if quick else 30, groups=GROUPS[dense.model], start_q=1.0, step_q=0.1, max_drop=0.003,
+        layers=layers if method == "tfmot" else "", begin_step=0,
+        end_step=1 if quick else ramp * STEPS_PER_EPOCH, frequency=1 if quick else 67,
+        epochs=1 if quick else epochs, groups=GROUPS[dense.model], start_q=1.0, step_q=0.1, max_drop=0.003,
         finetune_epochs=1 if quick else FINETUNE_EPOCHS[dense.model], final_epochs=1 if quick else 10,
         finetune_lr=0.02 if method == "tfmot" else 0.01,
         finetune_schedule="cosine" if method == "tfmot" else "constant", run_dir=run_dir)
@@ -66,8 +73,8 @@ def _prune(config: experiment.PruneConfig) -> dict:
     summary_path = os.path.join(config.run_dir, experiment.SUMMARY)
     config_path = os.path.join(config.run_dir, "config.json")
     if os.path.exists(summary_path) and os.path.exists(config_path):
-        with open(config_path) as f:
-            if json.load(f) == json.loads(json.dumps(dataclasses.asdict(config))):
+        with open(config_path) as f:  # settings added since that run was written take their defaults
+            if experiment.PruneConfig(**json.load(f)) == config:
                 with open(summary_path) as g:
                     return json.load(g)
     return experiment.run(config)

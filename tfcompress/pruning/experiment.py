@@ -54,6 +54,7 @@ class PruneConfig:
     final_epochs: int = 0
     finetune_lr: float = 0.01
     finetune_schedule: str = "constant"
+    layers: str = ""  # tfmot: comma-separated layers to prune; empty: every prunable layer
     seed: int = 0
     run_dir: str = "runs/prune"
 
@@ -71,10 +72,11 @@ class PruneConfig:
             if steps <= self.end_step:
                 raise ValueError(f"--epochs={self.epochs} gives {steps} steps; the schedule needs "
                                  f"more than --end_step={self.end_step}")
+            unknown = sorted(set(self.layer_names() or []) - {layer.name for layer in self._model().layers})
+            if unknown:
+                raise ValueError(f"--layers names {unknown}, which model {self.model!r} does not have")
         else:
-            info = tfc_data.describe(self.dataset, data_dir=self.data_dir, image_size=self.image_size)
-            self.pruner().check(models.build(self.model, info.input_shape, info.num_classes,
-                                             **self.model_args))
+            self.pruner().check(self._model())
         if self.checkpoint is not None:
             run_config = _run_config(self.checkpoint)
             mismatched = {k: (getattr(run_config, k), getattr(self, k))
@@ -85,6 +87,10 @@ class PruneConfig:
                     f"it has --{k}={have!r}, this run --{k}={want!r}"
                     for k, (have, want) in mismatched.items()))
         return self
+
+    def layer_names(self) -> list[str] | None:
+        """The layers tfmot prunes (None: every prunable layer)."""
+        return [name.strip() for name in self.layers.split(",") if name.strip()] or None
 
     def pruner(self) -> ThresholdPruner:
         """The ThresholdPruner of these settings."""
@@ -99,6 +105,10 @@ class PruneConfig:
                                     epochs=self.baseline_epochs, batch_size=self.batch_size, lr=self.lr,
                                     seed=self.seed, run_dir=os.path.join(self.run_dir, "baseline"),
                                     export=False, verbose=0)
+
+    def _model(self) -> keras.Model:
+        info = tfc_data.describe(self.dataset, data_dir=self.data_dir, image_size=self.image_size)
+        return models.build(self.model, info.input_shape, info.num_classes, **self.model_args)
 
     def _train_size(self) -> int:
         info = tfc_data.describe(self.dataset, data_dir=self.data_dir, image_size=self.image_size)
@@ -148,7 +158,8 @@ def run(config: PruneConfig) -> dict:
 
     if config.method == "tfmot":
         wrapped = magnitude.prune_low_magnitude(model, config.target_sparsity, config.begin_step,
-                                                config.end_step, frequency=config.frequency)
+                                                config.end_step, frequency=config.frequency,
+                                                layers=config.layer_names())
         steps = config.epochs * int(train_ds.cardinality())
         lr = optim.learning_rate(config.finetune_lr, config.finetune_schedule, steps)
         wrapped.compile(optimizer=keras.optimizers.SGD(lr, momentum=0.9),
