@@ -10,7 +10,8 @@ Per model: one dense baseline (`training.train`), then the two pruning runs of
 - threshold: |w| < q*std(w) per layer, q from 1.0 in steps of 0.1 (at most 20
   steps per group), fine-tuning after each step (2 epochs; 1 for LeNet-5), a
   step kept while accuracy stays within 0.3 point of the dense model
-  (`max_drop=0.003`), convolutions first for LeNet-5; then the whole pruned
+  (`max_drop=0.003`), LeNet-5's second convolution first, then its fully
+  connected layers (its first convolution stays dense); then the whole pruned
   model is retrained for 10 epochs with the lr decaying to zero, as Han et al.
   retrain (`final_epochs`).
 Accuracy is on the 10,000 test images (one image is 0.01 point); as in Han et
@@ -35,7 +36,8 @@ from tfcompress.pruning import experiment
 
 # Han et al. 2015, Table 1: (dense accuracy, pruned accuracy, compression).
 PUBLISHED = {"lenet_300_100": (0.9836, 0.9841, 12), "lenet5": (0.9920, 0.9923, 12)}
-GROUPS = {"lenet_300_100": "fc:fc1,fc2,logits", "lenet5": "conv:conv1,conv2;fc:fc1,logits"}
+# threshold: layer groups in pruning order; LeNet-5's first convolution stays dense, as for tfmot below.
+GROUPS = {"lenet_300_100": "fc:fc1,fc2,logits", "lenet5": "conv:conv2;fc:fc1,logits"}
 BASELINE_EPOCHS = {"lenet_300_100": 20, "lenet5": 15}
 FINETUNE_EPOCHS = {"lenet_300_100": 2, "lenet5": 1}  # per threshold step
 # tfmot: (layers pruned, "" for all; epoch where the final sparsity is reached; epochs in all)
