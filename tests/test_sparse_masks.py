@@ -1,4 +1,6 @@
 """tfcompress.sparse masks: sparsify/strip, distributions, masked weights staying zero, errors, hashing."""
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -155,3 +157,16 @@ def test_tie_hashes_all_but_kept_layers_and_trains():
     assert history.history["loss"][-1] < history.history["loss"][0]
     restored = keras.Sequential.from_config(tied.get_config())
     assert restored.get_layer("c1").compression == 0.1
+
+
+def test_keeping_a_large_layer_dense_warns_with_the_sparsity_reached():
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(300, name="fc1"),
+                              keras.layers.Dense(100, name="fc2"), keras.layers.Dense(10, name="logits")])
+    with pytest.warns(UserWarning, match=r"kernels are 10\.1% sparse overall, far below the requested "
+                                         r"sparsity=0\.9, because keep_dense leaves fc1 \(235,200 weights\), "
+                                         r"logits \(1,000 weights\) dense"):
+        sparse.sparsify(model, sparsity=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        masked = sparse.sparsify(model, sparsity=0.9, keep_dense=())
+    assert sparse.stats(masked)["total"]["sparsity"] == pytest.approx(0.9, abs=0.01)
