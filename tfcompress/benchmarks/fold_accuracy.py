@@ -20,12 +20,18 @@ def run(quick: bool = False, repeats: int = 3) -> SuiteResult:
     with tempfile.TemporaryDirectory(prefix="tfcompress_fold_accuracy_") as runs_dir:
         rows = experiment.compare((2,) if quick else (2, 3, 4), seeds=repeats, runs_dir=runs_dir,
                                   quick=quick)
+    return summarise(rows, "NoScope on the digits (8x8x1)", "fold_accuracy.md")
+
+
+def summarise(rows: list[dict], where: str, table_file: str) -> SuiteResult:
+    """The suite result of `experiment.compare`'s rows: each fold's accuracy gaps and the table."""
     result = SuiteResult(rows=rows)
+    seeds = rows[0]["seeds"]
     for row in rows:
-        for key, what in (("gap_mean", f"mean of {repeats} seeds"), ("gap_worst", "worst seed")):
+        for key, what in (("gap_mean", f"mean of {seeds} seeds"), ("gap_worst", "worst seed")):
             result.add_ratio(f"f={row['fold']} student - teacher accuracy (points, {what})",
                              row[key], ">= -2")
     table = experiment.markdown(rows)
-    result.notes.append(f"NoScope on the digits (8x8x1), {repeats} seed(s):\n{table}")
-    result.add_text("fold_accuracy.md", table)
+    result.notes.append(f"{where}, {seeds} seed(s):\n{table}")
+    result.add_text(table_file, table)
     return result

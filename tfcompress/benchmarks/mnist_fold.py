@@ -9,22 +9,16 @@ one epoch on 128 examples, f = 2 only.
 """
 from __future__ import annotations
 
-from tfcompress.benchmarks import SuiteResult
+from tfcompress.benchmarks import DATA_DIR, SuiteResult
+from tfcompress.benchmarks.fold_accuracy import summarise
 from tfcompress.benchmarks.real_data import require, runs_dir
 from tfcompress.folding import experiment
 
 
-def run(quick: bool = False, repeats: int = 1, data_dir: str = "data") -> SuiteResult:
+def run(quick: bool = False, repeats: int = 1, data_dir: str = DATA_DIR) -> SuiteResult:
     """Distil every fold at `repeats` seeds; rows, accuracy gaps and the Markdown table."""
     require("mnist", data_dir)
     with runs_dir("mnist_fold", quick) as folder:
         rows = experiment.compare((2,) if quick else (2, 3, 4), seeds=repeats, runs_dir=folder, quick=quick,
                                   recipe=experiment.mnist(data_dir))
-    result = SuiteResult(rows=rows)
-    for row in rows:
-        for key, what in (("gap_mean", f"mean of {repeats} seeds"), ("gap_worst", "worst seed")):
-            result.add_ratio(f"f={row['fold']} student - teacher accuracy (points, {what})", row[key], ">= -2")
-    table = experiment.markdown(rows)
-    result.notes.append(f"NoScope on MNIST (28x28x1), {repeats} seed(s):\n{table}")
-    result.add_text("mnist_fold.md", table)
-    return result
+    return summarise(rows, "NoScope on MNIST (28x28x1)", "mnist_fold.md")

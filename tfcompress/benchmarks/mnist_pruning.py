@@ -30,8 +30,8 @@ import json
 import os
 
 from tfcompress import training
-from tfcompress.benchmarks import SuiteResult
-from tfcompress.benchmarks.real_data import require, runs_dir, train
+from tfcompress.benchmarks import DATA_DIR, SuiteResult
+from tfcompress.benchmarks.real_data import require, runs_dir
 from tfcompress.pruning import experiment
 
 # Han et al. 2015, Table 1: (dense accuracy, pruned accuracy, compression).
@@ -91,7 +91,7 @@ def _layers_table(summaries: dict[str, dict]) -> str:
     return "\n".join(lines) + f"\n\nThe nn-compression seed's LeNet-5: {SEED_LENET5}.\n"
 
 
-def run(quick: bool = False, repeats: int = 1, data_dir: str = "data") -> SuiteResult:
+def run(quick: bool = False, repeats: int = 1, data_dir: str = DATA_DIR) -> SuiteResult:
     """Train both dense models, prune each both ways; the tables and the ratios against the targets."""
     del repeats  # one seed: the runs are deterministic, and 10,000 test images resolve 0.01 point
     require("mnist", data_dir)
@@ -104,7 +104,7 @@ def run(quick: bool = False, repeats: int = 1, data_dir: str = "data") -> SuiteR
         for model, (han_dense, han_pruned, han_ratio) in PUBLISHED.items():
             dense = baseline(model, data_dir, quick)
             dense_dir = os.path.join(folder, model, "dense")
-            train(dense, dense_dir)
+            training.train(training.resuming(dense, dense_dir))
             for method in experiment.METHODS:
                 s = _prune(pruning(method, dense, dense_dir, os.path.join(folder, model, method), quick))
                 change = 100 * (s["pruned_accuracy"] - s["dense_accuracy"])

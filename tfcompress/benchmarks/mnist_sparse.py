@@ -9,7 +9,7 @@ dense (target >= -1), RigL the same. `quick`: one epoch on 256 examples.
 """
 from __future__ import annotations
 
-from tfcompress.benchmarks import SuiteResult
+from tfcompress.benchmarks import DATA_DIR, SuiteResult
 from tfcompress.benchmarks.real_data import require, runs_dir
 from tfcompress.benchmarks.sparse_accuracy import summarise
 from tfcompress.sparse import experiment
@@ -19,7 +19,7 @@ CLAIMS = (("dsr", "static", ">= 0"), ("dsr", "none", ">= -1"), ("rigl", "static"
           ("rigl", "none", ">= -1"))
 
 
-def run(quick: bool = False, repeats: int = 3, data_dir: str = "data") -> SuiteResult:
+def run(quick: bool = False, repeats: int = 3, data_dir: str = DATA_DIR) -> SuiteResult:
     """Train every method at `repeats` seeds; rows, accuracy differences and the Markdown table."""
     require("mnist", data_dir)
     base = experiment.mnist_mlp(data_dir, quick)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfcompress import training
-from tfcompress.benchmarks import SuiteResult
+from tfcompress.benchmarks import DATA_DIR, SuiteResult
 from tfcompress.benchmarks.real_data import compress_rate_curve, require, runs_dir
 from tfcompress.reports import figures
 
@@ -41,7 +41,7 @@ def markdown(rows: list[dict], reference: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(quick: bool = False, repeats: int = 1, data_dir: str = "data") -> SuiteResult:
+def run(quick: bool = False, repeats: int = 1, data_dir: str = DATA_DIR) -> SuiteResult:
     """Train the Conv2D model and the band-limited ones; the table, the figure and the ratios."""
     require("mnist", data_dir)
     with runs_dir("mnist_spectral", quick) as folder:

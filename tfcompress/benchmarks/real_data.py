@@ -1,4 +1,4 @@
-"""What the reproduction suites share: where their data and runs live, and one training call.
+"""What the reproduction suites share: where their data and runs live, and the compress-rate curve.
 
 The suites on real data (`mnist_*`, `ucr_*`) read `data_dir` as
 `tools/get_data.sh` fills it (`<data_dir>/mnist/`, `<data_dir>/ucr/`) and keep
@@ -44,12 +44,6 @@ def runs_dir(suite: str, quick: bool) -> Iterator[str]:
         yield folder
 
 
-def train(config: training.TrainConfig, run_dir: str) -> training.TrainResult:
-    """`training.train(config)` in `run_dir`, resuming (or only reading back) a run already there."""
-    resume = os.path.exists(os.path.join(run_dir, training.loop.CONFIG_FILE))
-    return training.train(dataclasses.replace(config, run_dir=run_dir, resume=resume))
-
-
 def compress_rate_curve(base: training.TrainConfig, rates: tuple[float, ...], seeds: int,
                         folder: str) -> list[dict]:
     """Test accuracy of `base` with standard convolutions and band-limited at each of `rates`.
@@ -63,8 +57,9 @@ def compress_rate_curve(base: training.TrainConfig, rates: tuple[float, ...], se
     rows = []
     for technique, rate, change in settings:
         name = "conv" if technique == "dense" else f"r{rate:g}"
-        accuracies = [train(dataclasses.replace(base, seed=seed, **change),
-                            os.path.join(folder, name, f"seed{seed}")).history[-1]["val_accuracy"]
+        accuracies = [training.train(training.resuming(dataclasses.replace(base, seed=seed, **change),
+                                                       os.path.join(folder, name, f"seed{seed}")))
+                      .history[-1]["val_accuracy"]
                       for seed in range(seeds)]
         rows.append({"technique": technique, "setting": rate, "accuracy_mean": statistics.fmean(accuracies),
                      "accuracy_std": statistics.stdev(accuracies) if seeds > 1 else 0.0, "seeds": seeds,

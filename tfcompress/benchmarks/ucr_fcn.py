@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
 
 from tfcompress import training  # noqa: E402
-from tfcompress.benchmarks import SuiteResult  # noqa: E402
+from tfcompress.benchmarks import DATA_DIR, SuiteResult  # noqa: E402
 from tfcompress.benchmarks.real_data import compress_rate_curve, require, runs_dir  # noqa: E402
 
 # Wang, Yan & Oates 2017, Table 1: FCN test error -> accuracy.
@@ -53,7 +53,7 @@ def _plot(curves: dict[str, list[dict]], path: str) -> None:
     plt.close(fig)
 
 
-def run(quick: bool = False, repeats: int = 1, data_dir: str = "data") -> SuiteResult:
+def run(quick: bool = False, repeats: int = 1, data_dir: str = DATA_DIR) -> SuiteResult:
     """Train FCN at each rate on each set; the table, the figure and the ratios."""
     result = SuiteResult()
     curves = {}

@@ -103,7 +103,7 @@ def _split(request: Request, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def describe(request: Request) -> DatasetInfo:
-    """Shape, classes and split sizes (reads the label files and the image headers)."""
+    """Shape, classes and split sizes (reads and checks both splits; `read` then finds them cached)."""
     side = request.image_size or SIDE
     channels = output_channels(request.name, 1, request.channels)
     sizes = [len(_split(request, split)[1]) for split in FILES]

@@ -95,10 +95,8 @@ class Context:
 
     def config(self, variant: Variant, seed: int, **changes) -> training.TrainConfig:
         """The base settings for `variant` and `seed`, resuming a run already in its directory."""
-        run_dir = self.run_dir(variant, seed)
-        resume = os.path.exists(os.path.join(run_dir, training.loop.CONFIG_FILE))
-        return dataclasses.replace(self.base, seed=seed, run_dir=run_dir, resume=resume,
-                                   **changes).validate()
+        return training.resuming(dataclasses.replace(self.base, seed=seed, **changes),
+                                 self.run_dir(variant, seed)).validate()
 
 
 def _train(context: Context, variant: Variant, seed: int, **changes) -> tuple[keras.Model, dict]:

@@ -87,9 +87,8 @@ def compare(base: training.TrainConfig, methods: Sequence[str] = METHODS, seeds:
         accuracies, totals = [], []
         for seed in range(seeds):
             run_dir = os.path.join(runs_dir, method, f"seed{seed}")
-            resume = os.path.exists(os.path.join(run_dir, training.loop.CONFIG_FILE))
-            result = training.train(dataclasses.replace(base, sparse=method, seed=seed,
-                                                        run_dir=run_dir, resume=resume))
+            result = training.train(training.resuming(dataclasses.replace(base, sparse=method, seed=seed),
+                                                      run_dir))
             accuracies.append(result.history[-1]["val_accuracy"])
             totals.append(stats(result.model)["total"])
         per_seed[method] = accuracies

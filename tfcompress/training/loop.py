@@ -81,6 +81,11 @@ def build_model(config: TrainConfig, info: tfc_data.DatasetInfo) -> keras.Model:
     return model
 
 
+def resuming(config: TrainConfig, run_dir: str) -> TrainConfig:
+    """`config` writing to `run_dir`, resuming the run already there (`train` only reads a finished one back)."""
+    return dataclasses.replace(config, run_dir=run_dir, resume=os.path.exists(os.path.join(run_dir, CONFIG_FILE)))
+
+
 def train(config: TrainConfig, flags_text: str | None = None,
           callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
     """Train as `config` says, resuming from `run_dir` with `config.resume`.
