@@ -41,7 +41,7 @@ def test_coactivation_rejects_bad_arguments():
 
 
 def test_strengths_accumulate_every_update_every_training_calls():
-    layer = tfcompress.HebbianSparseConv2D(4, 3, update_every=3, rewire_every=30, threshold=0.1)
+    layer = tfcompress.HebbianSparseConv2D(4, 3, padding="same", update_every=3, rewire_every=30, threshold=0.1)
     step = tf.function(lambda x: layer(x, training=True))
     want = np.zeros((3, 3, 2, 4), np.int64)
     for call in range(1, 8):
@@ -76,7 +76,7 @@ def _expected_ranks(strengths):
 
 
 def test_rewire_keeps_top_k1_reinitialises_to_k2_and_cuts_the_rest():
-    layer = tfcompress.HebbianSparseConv2D(6, 5, k1=0.10, k2=0.25, name="heb_rewire")
+    layer = tfcompress.HebbianSparseConv2D(6, 5, padding="same", k1=0.10, k2=0.25, name="heb_rewire")
     layer.build((None, 8, 8, 4))
     optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
     optimizer.build(layer.trainable_variables)
@@ -102,7 +102,7 @@ def test_rewire_keeps_top_k1_reinitialises_to_k2_and_cuts_the_rest():
     np.testing.assert_array_equal(layer.strengths.numpy(), 0)
 
     # Same name and seed: the same draw (replicas, workers and resumed runs agree).
-    twin = tfcompress.HebbianSparseConv2D(6, 5, k1=0.10, k2=0.25, name="heb_rewire")
+    twin = tfcompress.HebbianSparseConv2D(6, 5, padding="same", k1=0.10, k2=0.25, name="heb_rewire")
     twin.build((None, 8, 8, 4))
     twin.strengths.assign(strengths)
     twin.rewire()
@@ -110,7 +110,7 @@ def test_rewire_keeps_top_k1_reinitialises_to_k2_and_cuts_the_rest():
 
 
 def test_rewire_ties_go_to_the_first_window_positions():
-    layer = tfcompress.HebbianSparseConv2D(2, 3, k1=0.25, k2=0.25)
+    layer = tfcompress.HebbianSparseConv2D(2, 3, padding="same", k1=0.25, k2=0.25)
     layer.build((None, 5, 5, 3))
     layer.rewire()  # all strengths zero: every weight ties
     mask = layer.mask.numpy().reshape(9, 3, 2)
@@ -134,7 +134,7 @@ def _model(seed=0, **kwargs):
     keras.utils.set_random_seed(seed)
     return keras.Sequential([
         keras.Input((8, 8, 1)),
-        tfcompress.HebbianSparseConv2D(8, 3, activation="relu", name="heb1", **kwargs),
+        tfcompress.HebbianSparseConv2D(8, 3, padding="same", activation="relu", name="heb1", **kwargs),
         tfcompress.HebbianSparseConv2D(8, 3, strides=2, padding="valid", name="heb2", **kwargs),
         keras.layers.Flatten(), keras.layers.Dense(10)])
 

@@ -16,6 +16,9 @@ from tfcompress import data, hebbian
 
 
 def _cnn(conv, seed):
+    # Layer names seed the rewiring draws: restart Keras' name counters so that the
+    # result does not depend on the layers earlier tests made.
+    keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     return keras.Sequential([
         keras.Input((8, 8, 1)),
@@ -33,12 +36,15 @@ def _accuracy(conv, callbacks, epochs=12):
 
 
 def test_small_cnn_on_digits_within_3_points_of_dense():
-    _, dense = _accuracy(lambda *a, **k: keras.layers.Conv2D(*a, padding="same", **k), [])
-    # 45 steps per epoch: rewired at steps 100, 200, ..., 500, trained 40 more steps after.
+    _, dense = _accuracy(lambda *a, **k: keras.layers.Conv2D(*a, padding="same", **k), [],
+                         epochs=15)
+    # 45 steps per epoch: rewired at steps 100, 200, ..., 600, trained 75 more steps after
+    # (with 40 steps after the last rewiring, seeds 0-3 ended 94.2-95.3%, dense 97.8%).
     model, sparse = _accuracy(lambda *a, **k: tfcompress.HebbianSparseConv2D(
-        *a, update_every=5, rewire_every=100, **k), [hebbian.HebbianRewiring()])
+        *a, padding="same", kernel_initializer="he_uniform", update_every=5, rewire_every=100,
+        **k), [hebbian.HebbianRewiring()], epochs=15)
     layers = hebbian.hebbian_layers(model)
-    assert all(int(layer.rewires.numpy()) == 5 for layer in layers)
+    assert all(int(layer.rewires.numpy()) == 6 for layer in layers)
     assert all(np.all(layer.mask.numpy().sum(axis=(0, 1)) == 2) for layer in layers)  # 2 of 9
     print(f"digits accuracy: dense {dense:.4f}, hebbian {sparse:.4f}")
     assert dense > 0.9
@@ -58,7 +64,7 @@ DISTRIBUTED = textwrap.dedent("""
     with strategy.scope():
         keras.utils.set_random_seed(0)
         model = keras.Sequential([keras.Input((6, 6, 2)), tfcompress.HebbianSparseConv2D(
-            4, 3, update_every=2, rewire_every=4, name="heb"),
+            4, 3, padding="same", update_every=2, rewire_every=4, name="heb"),
             keras.layers.Flatten(), keras.layers.Dense(3)])
         model.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(True))
     layer = model.get_layer("heb")
@@ -142,7 +148,7 @@ def test_mixed_precision_counts_exactly_and_rewires():
         keras.utils.set_random_seed(0)
         model = keras.Sequential([
             keras.Input((8, 8, 1)),
-            tfcompress.HebbianSparseConv2D(4, 3, update_every=1, rewire_every=2,
+            tfcompress.HebbianSparseConv2D(4, 3, padding="same", update_every=1, rewire_every=2,
                                            activation="relu", name="heb"),
             keras.layers.Flatten(), keras.layers.Dense(3, dtype="float32")])
         model.compile(keras.optimizers.SGD(0.0),
@@ -176,8 +182,8 @@ def _warning_model(**kwargs):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input((6, 6, 1)),
-        tfcompress.HebbianSparseConv2D(2, 3, update_every=2, rewire_every=5, name="first"),
-        tfcompress.HebbianSparseConv2D(2, 3, update_every=3, rewire_every=3, name="second"),
+        tfcompress.HebbianSparseConv2D(2, 3, padding="same", update_every=2, rewire_every=5, name="first"),
+        tfcompress.HebbianSparseConv2D(2, 3, padding="same", update_every=3, rewire_every=3, name="second"),
         keras.layers.Flatten(), keras.layers.Dense(2)])
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = np.random.default_rng(0).standard_normal((48, 6, 6, 1)).astype(np.float32)

@@ -35,6 +35,13 @@ class MatMul(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+class PrunableMatMul(MatMul):
+    """MatMul with tfmot's PrunableLayer protocol."""
+
+    def get_prunable_weights(self):
+        return [self.kernel]
+
+
 class MaskSparsity(keras.callbacks.Callback):
     """Records (optimizer step, fraction of zeros in each wrapper's mask) after every batch."""
 
@@ -61,7 +68,7 @@ def fit_pruned(model, steps, batch=16, seed=0):
 @pytest.mark.parametrize("frequency", [2, 4])  # 4: the span 10 is not a multiple, end_step still prunes
 def test_cubic_schedule_matches_closed_form_and_reaches_target(frequency):
     model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(50, name="d"),
-                              MatMul(20, name="custom")])
+                              PrunableMatMul(20, name="custom")])
     wrapped = pruning.prune_low_magnitude(model, 0.8, begin_step=2, end_step=12, initial_sparsity=0.1,
                                           frequency=frequency)
     rows = fit_pruned(wrapped, steps=16)
@@ -74,13 +81,14 @@ def test_cubic_schedule_matches_closed_form_and_reaches_target(frequency):
 
 def test_strip_gives_plain_model_with_zeros_and_same_outputs():
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, name="conv"),
-                              keras.layers.Flatten(), MatMul(10, name="custom")])
+                              keras.layers.Flatten(), PrunableMatMul(10, name="custom")])
     wrapped = pruning.prune_low_magnitude(model, 0.5, 0, 4, frequency=1)
     fit_pruned(wrapped, steps=6)
     x = np.random.default_rng(1).random((4, 8, 8, 1), dtype=np.float32)
     expected = wrapped(x, training=False).numpy()
     stripped = pruning.strip(wrapped)
-    assert [type(layer) for layer in stripped.layers] == [keras.layers.Conv2D, keras.layers.Flatten, MatMul]
+    assert [type(layer) for layer in stripped.layers] == [keras.layers.Conv2D, keras.layers.Flatten,
+                                                         PrunableMatMul]
     assert not any("prune" in w.name for w in stripped.weights)
     assert pruning.sparsity(stripped) == pytest.approx({"conv": 0.5, "custom": 0.5}, abs=0.02)
     np.testing.assert_allclose(stripped(x).numpy(), expected, rtol=1e-5, atol=1e-6)
@@ -103,13 +111,44 @@ def test_spectral_conv_is_prunable():
     assert pruning.sparsity(stripped)["spectral"] == pytest.approx(0.5, abs=0.02)
 
 
+def test_tfmots_own_prune_low_magnitude_accepts_our_layers():
+    spectral = pytest.importorskip("tfcompress.spectral.layers")
+    from tfcompress.hebbian import HebbianSparseConv2D
+    from tfcompress.sparse import HashedDense
+    model = keras.Sequential([keras.Input((8, 8, 2)), spectral.SpectralConv2D(3, 3, name="spectral"),
+                              HebbianSparseConv2D(4, 3, name="hebbian"), keras.layers.Flatten(),
+                              HashedDense(5, compression=0.5, name="hashed")])
+    wrapped = tfmot.sparsity.keras.prune_low_magnitude(
+        model, pruning_schedule=tfmot.sparsity.keras.ConstantSparsity(0.5, 0, frequency=1))
+    assert type(wrapped.layers[0].layer) is spectral.SpectralConv2D
+    x = np.random.default_rng(0).random((8, 8, 8, 2), dtype=np.float32)
+    wrapped.compile(keras.optimizers.SGD(0.01), "mse")
+    wrapped.fit(x, np.zeros((8, 5), np.float32), batch_size=4, verbose=0,
+                callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    assert pruning.sparsity(wrapped) == pytest.approx({"spectral": 0.5, "hebbian": 0.5, "hashed": 0.5},
+                                                      abs=0.02)
+    assert not hasattr(keras.layers.Dense(2), "get_prunable_weights")
+
+
+def test_a_custom_layer_without_get_prunable_weights_is_named():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, name="d"), MatMul(3, name="custom")])
+    with pytest.warns(UserWarning, match=r"skipping layer 'custom' \(MatMul\): it is not in tfmot's "
+                                         r"registry .*get_prunable_weights\(self\)"):
+        wrapped = pruning.prune_low_magnitude(model, 0.5, 0, 2)
+    assert [type(layer).__name__ for layer in wrapped.layers] == ["PruneLowMagnitude", "MatMul"]
+    assert not hasattr(model.layers[1], "get_prunable_weights")
+    with pytest.raises(ValueError, match=r"layer 'custom' \(MatMul\) cannot be converted: it is not in "
+                                         r"tfmot's registry and has no get_prunable_weights\(\); give"):
+        pruning.prune_low_magnitude(model, 0.5, 0, 2, layers=["custom"])
+
+
 @pytest.mark.parametrize("kwargs,match", [
     (dict(final_sparsity=1.0), "final_sparsity must be a number in \\[0, 1\\), got 1.0"),
     (dict(final_sparsity=-0.1), "final_sparsity"),
     (dict(initial_sparsity=0.9, final_sparsity=0.5), "initial_sparsity 0.9 must be <="),
     (dict(begin_step=10, end_step=10), "begin_step \\(10\\) must be < end_step \\(10\\)"),
     (dict(layers=["nope"]), "layers \\['nope'\\] are not in model"),
-    (dict(layers=["flat"]), "have no weights to prune"),
+    (dict(layers=["flat"]), "layer 'flat' \\(Flatten\\) is not a kind of layer prune_low_magnitude handles"),
 ])
 def test_bad_arguments_raise_before_wrapping(kwargs, match):
     model = keras.Sequential([keras.Input((4, 4)), keras.layers.Flatten(name="flat"),

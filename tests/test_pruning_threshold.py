@@ -145,3 +145,138 @@ def test_pruner_lowers_dropout_by_kept_connections():
     kept = np.count_nonzero(kernel) / kernel.size
     assert pruned.get_layer("fc1_dropout").rate == pytest.approx(0.5 * math.sqrt(kept))
     assert kept < 0.5
+
+
+# --- The user's own loss, optimizer and metrics; the input model left as it is. ---
+
+def softmax_mlp(digits):
+    """A small model with a softmax output, compiled by the user with Adam and a loss on probabilities."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(tuple(digits[0].element_spec[0].shape[1:]))
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(64, activation="relu", name="fc1")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="probs")(x)
+    model = keras.Model(inputs, outputs, name="softmax_mlp")
+    model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=["accuracy"])
+    model.fit(digits[0], epochs=6, verbose=0)
+    return model
+
+
+@pytest.fixture
+def fits(monkeypatch):
+    """Record, for every `fit` call, the optimizer, loss and step count the model trains with
+    (tests clear it once their own model is trained)."""
+    calls = []
+    fit = keras.Model.fit
+
+    def spy(self, *args, **kwargs):
+        calls.append({"optimizer": self.optimizer, "loss": self.loss,
+                      "iterations": int(self.optimizer.iterations)})
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    return calls
+
+
+def test_softmax_model_finetunes_with_its_own_adam_and_loss_and_keeps_accuracy(digits, fits):
+    model = softmax_mlp(digits)
+    user_optimizer, user_loss = model.optimizer, model.loss
+    fits.clear()
+    pruner = pruning.ThresholdPruner("fc:fc1", start_q=0.5, step_q=0.5, max_drop=0.02, finetune_epochs=1,
+                                     max_steps=3)
+    pruned, history = pruner.run(model, *digits)
+    assert len(fits) == len(history) - 1 >= 2  # one fine-tuning per step
+    for call in fits:
+        assert type(call["optimizer"]) is keras.optimizers.Adam
+        assert call["optimizer"] is not user_optimizer and call["iterations"] == 0  # fresh each step
+        assert call["optimizer"].get_config()["learning_rate"] == pytest.approx(3e-3)
+        assert call["loss"] is user_loss and not call["loss"].get_config()["from_logits"]
+    assert history[0]["accuracy"] > 0.9
+    accepted = [row for row in history if row["accepted"] and row["group"] == "fc"]
+    assert accepted and accepted[-1]["sparsity_fc1"] > 0.3
+    assert accepted[-1]["accuracy"] >= history[0]["accuracy"] - 0.02
+    assert all(0 <= row["accuracy"] <= 1 for row in history)
+    assert type(pruned.optimizer) is keras.optimizers.Adam and pruned.loss is user_loss
+    results = pruned.evaluate(digits[1], verbose=0, return_dict=True)
+    assert results["accuracy"] >= history[0]["accuracy"] - 0.02
+    assert results["loss"] < 1.0  # on probabilities taken for logits it could not go below log(9 + e) - 1
+
+
+def test_input_model_is_left_unchanged(digits):
+    model = trained(digits, dropout=0.5)
+    model.get_layer("fc2").trainable = False
+    model.compile(model.optimizer, model.loss, metrics=["accuracy"])
+    weights = model.get_weights()
+    optimizer, loss, iterations = model.optimizer, model.loss, int(model.optimizer.iterations)
+    rates = {layer.name: layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)}
+    trainable = {layer.name: layer.trainable for layer in model.layers}
+    pruner = pruning.ThresholdPruner("fc:fc1;out:logits", start_q=1.0, max_drop=0.99, finetune_epochs=1,
+                                     max_steps=1, final_epochs=1)
+    pruned, history = pruner.run(model, *digits)
+    assert pruned is not model and history[1]["sparsity_fc1"] > 0.5
+    assert np.mean(pruned.get_layer("fc1").kernel.numpy() == 0) > 0.5
+    for a, b in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer is optimizer and model.loss is loss
+    assert int(model.optimizer.iterations) == iterations
+    assert {n: model.get_layer(n).rate for n in rates} == rates
+    assert pruned.get_layer("fc1_dropout").rate < rates["fc1_dropout"]
+    assert {layer.name: layer.trainable for layer in model.layers} == trainable
+    assert {layer.name: layer.trainable for layer in pruned.layers} == trainable
+
+
+def uncompiled_copy(model):
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def test_uncompiled_model_needs_loss_and_optimizer(digits, fits):
+    model = uncompiled_copy(trained(digits))
+    fits.clear()
+    with pytest.raises(ValueError, match=r"is not compiled and has no loss or optimizer.*"
+                                         r"pass ThresholdPruner\(\.\.\., loss=\.\.\., optimizer=\.\.\.\)"):
+        pruning.ThresholdPruner("fc:fc1").run(model, *digits)
+    model.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match=r"compiled without a loss.*ThresholdPruner\(\.\.\., loss=\.\.\.\)"):
+        pruning.ThresholdPruner("fc:fc1").run(model, *digits)
+    assert not fits  # nothing trained
+
+
+def test_explicit_arguments_are_used_over_the_compiled_ones(digits, fits):
+    model = trained(digits)  # compiled with SGD and metrics=["accuracy"]
+    fits.clear()
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    pruner = pruning.ThresholdPruner(
+        "fc:fc1", start_q=0.5, max_drop=0.99, finetune_epochs=1, max_steps=1, learning_rate=1e-3,
+        loss=loss, optimizer=keras.optimizers.Adam(0.5), metrics=[keras.metrics.SparseCategoricalAccuracy("acc")])
+    pruned, history = pruner.run(uncompiled_copy(model), *digits)
+    [call] = fits
+    assert type(call["optimizer"]) is keras.optimizers.Adam and call["loss"] is loss
+    assert call["optimizer"].get_config()["learning_rate"] == pytest.approx(1e-3)  # learning_rate overrides
+    expected = model.evaluate(digits[1], verbose=0, return_dict=True)["accuracy"]
+    assert history[0]["accuracy"] == pytest.approx(expected)  # read from the "acc" metric
+    assert "acc" in pruned.evaluate(digits[1], verbose=0, return_dict=True)
+
+
+def test_accuracy_metric_that_is_not_there(digits):
+    model = trained(digits)
+    with pytest.raises(ValueError, match=r"reports \['accuracy', 'loss'\], which has no 'top5'"):
+        pruning.ThresholdPruner("fc:fc1", metric="top5", max_steps=1).run(model, *digits)
+    with pytest.raises(ValueError, match="optimizer Adam has no momentum setting"):
+        pruning.ThresholdPruner("fc:fc1", momentum=0.9, optimizer="adam").run(model, *digits)
+
+
+def test_experiment_pruner_finetunes_with_sgd_at_finetune_lr(digits, fits):
+    from tfcompress.pruning import experiment
+    pruner = experiment.PruneConfig(groups="fc:fc1", finetune_lr=0.02, finetune_epochs=1).pruner()
+    pruner.max_steps, pruner.max_drop = 1, 0.99
+    model = trained(digits)
+    fits.clear()
+    pruner.run(model, *digits)
+    [call] = fits
+    config = call["optimizer"].get_config()
+    assert type(call["optimizer"]) is keras.optimizers.SGD
+    assert (config["learning_rate"], config["momentum"]) == (pytest.approx(0.02), pytest.approx(0.9))
+    assert call["loss"].get_config()["from_logits"]

@@ -97,7 +97,6 @@ def test_masked_model_round_trips_through_keras_file(tmp_path):
     (lambda: tiny_model(granularity="row"), "granularity must be one of"),
     (lambda: tiny_model(distribution="gaussian"), "distribution must be one of"),
     (lambda: sparse.DynamicSparsity(sparse.SET(), update_every=0), "update_every must be"),
-    (lambda: sparse.DynamicSparsity(sparse.RigL()), "needs gradient_data"),
     (lambda: sparse.SET(fraction=1.5), "fraction must be in"),
     (lambda: sparse.DSR(n_prune_params=0), "n_prune_params must be"),
     (lambda: sparse.MaskedLayer(keras.layers.Flatten())(tf.zeros((1, 2, 2))), "has none"),

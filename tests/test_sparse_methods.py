@@ -54,21 +54,25 @@ def test_rigl_grows_where_the_gradient_is_largest():
         assert np.all(layer.kernel.numpy().ravel()[chosen] == 0)  # regrown at zero
 
 
-def test_rigl_through_the_callback_uses_the_loss_gradient():
-    model = compiled(tiny_model())
+def test_rigl_through_the_callback_grows_by_the_current_batch_gradient():
+    model = tiny_model()
+    # lr 0: the weights stay, so the reference gradient can be taken afterwards.
+    model.compile(keras.optimizers.SGD(0.0),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = data(64)
     before = counts(model)
-    rewire = sparse.DynamicSparsity(sparse.RigL(0.3), update_every=4, stop_step=8,
-                                    gradient_data=(x[:16], y[:16]))
-    model.fit(x, y, batch_size=8, epochs=1, callbacks=[rewire], verbose=0)
-    assert counts(model) == before and int(rewire.updates.numpy()) == 2
-    grads = rewire._gradients()
+    rewire = sparse.DynamicSparsity(sparse.RigL(0.3), update_every=4, stop_step=4)
+    model.fit(x, y, batch_size=8, epochs=1, callbacks=[rewire], verbose=0, shuffle=False)
+    assert counts(model) == before and int(rewire.updates.numpy()) == 1
+    assert len(model.get_weights()) == 6  # the recorded gradients are not weights
+    grads = rewire._gradients()  # those of the last step: batch x[56:64], masks as rewired at step 4
     with tf.GradientTape() as tape:  # reference: the gradient of the dense product, taken by hand
         dense = [tf.Variable(l.kernel * l.mask) for l in sparse.masked_layers(model)]
-        h = tf.nn.relu(x[:16] @ dense[0] + model.layers[0].layer.bias)
-        loss = model.loss(y[:16], h @ dense[1] + model.layers[1].layer.bias)
-    for got, expected in zip(grads, tape.gradient(loss, dense)):
+        h = tf.nn.relu(x[56:] @ dense[0] + model.layers[0].layer.bias)
+        loss = model.loss(y[56:], h @ dense[1] + model.layers[1].layer.bias)
+    for got, expected, layer in zip(grads, tape.gradient(loss, dense), sparse.masked_layers(model)):
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)
+        assert np.any(got.numpy()[layer.mask.numpy() == 0] != 0)  # dense: masked weights too
 
 
 def test_rigl_cosine_schedule():

@@ -31,7 +31,7 @@ with strategy.scope():
 first = [l.mask.numpy() for l in sparse.masked_layers(model)]
 for method in (sparse.RigL(0.3), sparse.DSR(n_prune_params=20), sparse.SET(0.3)):
     model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[
-        sparse.DynamicSparsity(method, update_every=2, gradient_data=(x[:16], y[:16]))])
+        sparse.DynamicSparsity(method, update_every=2)])
 for layer, mask in zip(sparse.masked_layers(model), first):
     for var in (layer.mask, layer.kernel):
         a, b = strategy.experimental_local_results(var)

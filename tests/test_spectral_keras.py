@@ -9,6 +9,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress import SpectralConv1D, SpectralConv2D, export
+from tfcompress.spectral import op as spectral_op
 from tfcompress.spectral.layers import conv_factory
 
 RNG = np.random.default_rng(1)
@@ -18,19 +19,43 @@ def randn(*shape):
     return RNG.standard_normal(shape).astype(np.float32)
 
 
-def test_tf_function_and_implementation_switch():
+def test_tf_function_matches_eager():
     x = randn(2, 8, 8, 3)
-    layer = SpectralConv2D(4, 3, compress_rate=0.4)
+    layer = SpectralConv2D(4, 3, padding="same", compress_rate=0.4)
     eager = layer(x)
-    layer.implementation = "tf"  # what the portable export does before re-tracing
     traced = tf.function(lambda t: layer(t))(tf.constant(x))
     np.testing.assert_allclose(traced, eager, atol=1e-5)
 
 
+@pytest.mark.skipif(not spectral_op.op_loaded(),
+                    reason="the compiled spectral_mul op library is not loaded (build it with "
+                           "`make build`); the op path cannot be compared with the tf path")
+def test_op_path_matches_tf_path_and_switches_when_retraced():
+    x = randn(2, 8, 8, 3)
+    layer = SpectralConv2D(4, 3, padding="same", compress_rate=0.4, implementation="op")
+    with tf.GradientTape() as tape:
+        y_op = layer(x)
+        loss = tf.reduce_sum(y_op * y_op)
+    grad_op = tape.gradient(loss, layer.kernel)
+    ops = {op.type for op in tf.function(lambda t: layer(t)).get_concrete_function(
+        tf.TensorSpec(x.shape)).graph.get_operations()}
+    assert "SpectralMul" in ops  # the compiled op really is on this path
+    layer.implementation = "tf"  # what the portable export does before re-tracing
+    traced = tf.function(lambda t: layer(t))
+    ops = {op.type for op in traced.get_concrete_function(tf.TensorSpec(x.shape)).graph.get_operations()}
+    assert "SpectralMul" not in ops
+    with tf.GradientTape() as tape:
+        y_tf = traced(tf.constant(x))
+        loss = tf.reduce_sum(y_tf * y_tf)
+    grad_tf = tape.gradient(loss, layer.kernel)
+    np.testing.assert_allclose(y_op, y_tf, atol=1e-5)
+    np.testing.assert_allclose(grad_op, grad_tf, rtol=1e-4, atol=1e-4)
+
+
 def test_mixed_precision_computes_in_float32():
     x = randn(2, 8, 8, 3)
-    exact = SpectralConv2D(4, 3, compress_rate=0.3)
-    mixed = SpectralConv2D(4, 3, compress_rate=0.3, dtype="mixed_float16")
+    exact = SpectralConv2D(4, 3, padding="same", compress_rate=0.3)
+    mixed = SpectralConv2D(4, 3, padding="same", compress_rate=0.3, dtype="mixed_float16")
     exact.build(x.shape)
     mixed.build(x.shape)
     mixed.set_weights(exact.get_weights())
@@ -42,7 +67,7 @@ def test_mixed_precision_computes_in_float32():
 
 def small_model(**spectral):
     inputs = keras.Input((8, 8, 2))
-    y = SpectralConv2D(4, 3, activation="relu", **spectral)(inputs)
+    y = SpectralConv2D(4, 3, padding="same", activation="relu", **spectral)(inputs)
     y = SpectralConv1D(3, 5, padding="valid")(keras.layers.Reshape((64, 4))(y))
     return keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(y)))
 
@@ -141,6 +166,6 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="floating-point.*int32"):
         SpectralConv2D(2, 3)(tf.ones((1, 5, 5, 1), tf.int32))
     with pytest.raises(ValueError, match="static spatial sizes"):
-        SpectralConv1D(2, 3).build((None, None, 1))
+        SpectralConv1D(2, 3, padding="same").build((None, None, 1))
     with pytest.raises(ValueError, match="rank must be 1 or 2, got 3"):
         conv_factory(3)

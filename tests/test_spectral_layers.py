@@ -173,7 +173,7 @@ def test_input_gradient_is_band_limited():
 # ---------------------------------------------------------------- preserve_energy, rate, flops
 def test_preserve_energy_rate_matches_numpy_prefix():
     x = randn(2, 10, 10, 2)
-    layer = SpectralConv2D(3, 3, preserve_energy=70)
+    layer = SpectralConv2D(3, 3, padding="same", preserve_energy=70)
     y = layer(x)
     fft_shape = (14, 14)  # 10 + 2 (same padding) + 3 - 1
     xf = np.fft.rfft2(np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)]).astype(np.float64),
@@ -200,9 +200,9 @@ def test_preserve_energy_rate_matches_numpy_prefix():
 
 def test_preserve_energy_100_keeps_everything():
     x = randn(2, 6, 6, 2)
-    full = SpectralConv2D(3, 3)
+    full = SpectralConv2D(3, 3, padding="same")
     full.build(x.shape)
-    energy = SpectralConv2D(3, 3, preserve_energy=100)
+    energy = SpectralConv2D(3, 3, padding="same", preserve_energy=100)
     energy.build(x.shape)
     energy.set_weights(full.get_weights())
     np.testing.assert_allclose(energy(x), full(x), atol=1e-5)
@@ -210,7 +210,7 @@ def test_preserve_energy_100_keeps_everything():
 
 
 def test_rate_reached_and_flops():
-    layer = SpectralConv2D(8, 3, compress_rate=0.5)
+    layer = SpectralConv2D(8, 3, padding="same", compress_rate=0.5)
     assert layer.compress_rate_reached is None
     layer.build((None, 16, 16, 4))
     k = 20 * 11  # FFT 16 + 2 + 3 - 1 = 20, rfft half width 11
@@ -221,5 +221,5 @@ def test_rate_reached_and_flops():
     kernel_dft = 4 * 9 * 4 * 8 * kept
     assert layer.flops((2, 16, 16, 4)) == round(ffts + kernel_dft + 8 * 2 * 4 * 8 * kept)
     assert layer.flops((None, 16, 16, 4)) < layer.flops((2, 16, 16, 4))
-    full = SpectralConv2D(8, 3)
+    full = SpectralConv2D(8, 3, padding="same")
     assert full.flops((1, 16, 16, 4)) > layer.flops((1, 16, 16, 4))

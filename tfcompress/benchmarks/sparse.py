@@ -7,9 +7,11 @@ last layer dense), trained with SGD momentum:
 - ``train_step``: one `train_on_batch` step of the sparse model;
 - ``mask_update``: one `DynamicSparsity.update_now` of DSR (20,000 weights
   pruned per update, the paper's WRN setting), SET and RigL (30% of each
-  layer rewired; RigL's gradients on a fixed batch included).
-Ratio: mask update seconds / (`UPDATE_EVERY` x step seconds), the fraction
-of training time spent on mask updates at `update_every = 100` (target <= 5%).
+  layer rewired).
+Ratio: the training time added per `UPDATE_EVERY` = 100 steps, as a fraction
+of those steps' time (target <= 5%): one mask update, plus, for RigL, what
+recording the dense gradients adds to every step (its steps are timed again
+once the layers record).
 """
 from __future__ import annotations
 
@@ -46,16 +48,18 @@ def run(quick: bool = False, repeats: int = 5) -> SuiteResult:
                         "seconds": step, "repeats": repeats, "device": device_name()})
     methods = {"DSR": sparse.DSR(20_000), "SET": sparse.SET(0.3), "RigL": sparse.RigL(0.3)}
     for name, method in methods.items():
-        callback = sparse.DynamicSparsity(method, update_every=UPDATE_EVERY, seed=0,
-                                          gradient_data=(x, y) if method.needs_gradients else None)
+        callback = sparse.DynamicSparsity(method, update_every=UPDATE_EVERY, seed=0)
         callback.set_model(model)
-        callback.on_train_begin()
+        callback.on_train_begin()  # RigL: the layers now record their dense gradients
         update = time_fn(lambda: callback.update_now(UPDATE_EVERY) or callback.updates.value(),
                          repeats)
+        method_step = (time_fn(lambda: model.train_on_batch(x, y), repeats, warmup=2)
+                       if method.needs_gradients else step)
         result.rows.append({"model": shape, "measure": "mask_update", "method": name,
                             "seconds": update, "repeats": repeats, "device": device_name()})
-        result.add_ratio(f"{name} mask update / {UPDATE_EVERY} training steps, {shape}",
-                         update / (UPDATE_EVERY * step), "<= 0.05")
+        result.add_ratio(f"{name} overhead (mask update + gradient recording) per {UPDATE_EVERY} "
+                         f"training steps, {shape}",
+                         (update + UPDATE_EVERY * method_step) / (UPDATE_EVERY * step) - 1, "<= 0.05")
         result.notes.append(f"{name}: one update {update * 1e3:.0f} ms, one step "
                             f"{step * 1e3:.0f} ms")
     return result

@@ -34,14 +34,17 @@ from collections.abc import Callable
 import tensorflow as tf
 import tf_keras as keras
 
+from tfcompress.conv_dropin import check_conv_arguments
 from tfcompress.hebbian.coactivation import coactivation, normalise_padding
 from tfcompress.sparse.masks import MaskedLayer
 from tfcompress.sparse.methods import MaskMethod, UpdateContext
 from tfcompress.sparse.slots import optimizer_slots
 
 # Conv2D arguments this layer forwards to (and serialises from) its inner Conv2D.
-CONV_ARGUMENTS = ("filters", "kernel_size", "strides", "padding", "use_bias", "kernel_initializer",
-                  "bias_initializer", "kernel_regularizer", "bias_regularizer", "activation")
+CONV_ARGUMENTS = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
+                  "groups", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+                  "kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                  "kernel_constraint", "bias_constraint")
 # Fractions are turned into counts with ceil(fraction * n - EPSILON), so 0.15 * 20 stays 3.
 EPSILON = 1e-9
 
@@ -85,7 +88,8 @@ def _check_period(name: str, value, minimum: int) -> int:
 class HebbianSparseConv2D(MaskedLayer):
     """A sparse Conv2D (channels_last) whose connections follow input/output co-activation.
 
-    Arguments as `keras.layers.Conv2D` (no dilation or groups), plus:
+    Arguments and defaults as `keras.layers.Conv2D` (a Conv2D config loads with
+    `from_config`; only channels_last, dilation_rate 1 and groups 1), plus:
     `k1`, `k2`: fractions of each (c, f) kernel slice kept and kept +
     re-initialised at a rewiring (`slice_counts`), 0 < k1 <= k2 <= 1;
     `update_every`: strengths are accumulated on every `update_every`-th
@@ -95,28 +99,35 @@ class HebbianSparseConv2D(MaskedLayer):
     sigmoid(y) > 0.5 is y > 0, with no activation) count as active where
     `> threshold`; `seed`: of the re-initialising draws. The layer starts
     dense (mask of ones); each rewiring leaves `slice_counts(kh * kw, k1, k2)[1]`
-    connections per slice.
+    connections per slice. Re-initialised connections are drawn from
+    `kernel_initializer` (Conv2D's default, glorot_uniform); in ReLU networks
+    "he_uniform" recovers faster from each rewiring.
     """
 
-    def __init__(self, filters: int, kernel_size, k1: float = 0.10, k2: float = 0.15,
-                 update_every: int = 20, rewire_every: int | None = None, threshold: float = 0.0,
-                 strides=1, padding: str = "same", use_bias: bool = True,
-                 kernel_initializer="he_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activation=None, seed: int = 0,
+    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
+                 data_format: str | None = None, dilation_rate=1, groups: int = 1,
+                 activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 k1: float = 0.10, k2: float = 0.15, update_every: int = 20,
+                 rewire_every: int | None = None, threshold: float = 0.0, seed: int = 0,
                  **kwargs):
         _check_fractions(k1, k2)
+        check_conv_arguments(type(self).__name__, 2, data_format, dilation_rate, groups)
         self.update_every = _check_period("update_every", update_every, 1)
         self.rewire_every = _check_period(
             "rewire_every", 10 * self.update_every if rewire_every is None else rewire_every,
             self.update_every)
         conv = keras.layers.Conv2D(filters, kernel_size, strides=strides,
-                                   padding=normalise_padding(padding), use_bias=use_bias,
-                                   kernel_initializer=kernel_initializer,
+                                   padding=normalise_padding(padding), activation=activation,
+                                   use_bias=use_bias, kernel_initializer=kernel_initializer,
                                    bias_initializer=bias_initializer,
                                    kernel_regularizer=kernel_regularizer,
-                                   bias_regularizer=bias_regularizer, activation=activation,
-                                   name=kwargs.get("name"),
-                                   dtype=kwargs.get("dtype"))
+                                   bias_regularizer=bias_regularizer,
+                                   activity_regularizer=activity_regularizer,
+                                   kernel_constraint=kernel_constraint,
+                                   bias_constraint=bias_constraint,
+                                   name=kwargs.get("name"), dtype=kwargs.get("dtype"))
         kwargs["name"] = kwargs.get("name") or f"hebbian_{conv.name}"
         super().__init__(conv, density=1.0, granularity="weight", seed=seed, **kwargs)
         self.k1, self.k2 = float(k1), float(k2)
@@ -184,6 +195,10 @@ class HebbianSparseConv2D(MaskedLayer):
             return tf.constant(True)
 
         tf.cond(missed, warn, lambda: tf.constant(False))
+
+    def get_prunable_weights(self) -> list[tf.Variable]:
+        """The conv kernel: tfmot's `PrunableLayer` protocol (its wrapper checks for this method)."""
+        return [self.kernel]
 
     def due(self) -> bool:
         """Whether a rewiring is due: `rewire_every` more steps have passed since the last one."""

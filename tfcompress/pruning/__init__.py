@@ -2,7 +2,8 @@
 dropout adjustment, dead-neuron removal and CSR storage.
 
 - `prune_low_magnitude`, `callbacks`, `strip`, `sparsity` (magnitude.py): tfmot wrappers with the
-  cubic `PolynomialDecay`; custom layers with a `kernel` are prunable too.
+  cubic `PolynomialDecay`, over any functional/Sequential model (nested ones, depthwise and
+  separable convolutions included); custom layers are prunable through `get_prunable_weights()`.
 - `ThresholdPruner`, `parse_groups` (threshold.py): |w| < q * std(w) per layer, by layer groups.
 - `adjust_dropout` (dropout.py): D * sqrt(C_kept / C_orig).
 - `remove_dead_neurons` (surgery.py): a smaller model with identical outputs.
@@ -10,9 +11,9 @@ dropout adjustment, dead-neuron removal and CSR storage.
 """
 from tfcompress.pruning.csr import CsrReport, from_csr, to_csr
 from tfcompress.pruning.dropout import adjust_dropout
-from tfcompress.pruning.magnitude import callbacks, make_prunable, prune_low_magnitude, sparsity, strip
+from tfcompress.pruning.magnitude import callbacks, prune_low_magnitude, sparsity, strip
 from tfcompress.pruning.surgery import remove_dead_neurons
 from tfcompress.pruning.threshold import ThresholdPruner, parse_groups
 
-__all__ = ["CsrReport", "ThresholdPruner", "adjust_dropout", "callbacks", "from_csr", "make_prunable",
-           "parse_groups", "prune_low_magnitude", "remove_dead_neurons", "sparsity", "strip", "to_csr"]
+__all__ = ["CsrReport", "ThresholdPruner", "adjust_dropout", "callbacks", "from_csr", "parse_groups",
+           "prune_low_magnitude", "remove_dead_neurons", "sparsity", "strip", "to_csr"]

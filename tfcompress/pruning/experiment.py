@@ -93,10 +93,12 @@ class PruneConfig:
         return [name.strip() for name in self.layers.split(",") if name.strip()] or None
 
     def pruner(self) -> ThresholdPruner:
-        """The ThresholdPruner of these settings."""
+        """The ThresholdPruner of these settings: it fine-tunes with SGD (momentum 0.9) at
+        `finetune_lr`, and with the loss and metrics the dense model was compiled with."""
         return ThresholdPruner(parse_groups(self.groups), start_q=self.start_q, step_q=self.step_q,
                                max_drop=self.max_drop, finetune_epochs=self.finetune_epochs,
-                               final_epochs=self.final_epochs, learning_rate=self.finetune_lr)
+                               final_epochs=self.final_epochs,
+                               optimizer=keras.optimizers.SGD(self.finetune_lr, momentum=0.9))
 
     def train_config(self) -> training.TrainConfig:
         """Settings of the dense baseline run (trained when there is no checkpoint)."""
@@ -174,7 +176,7 @@ def run(config: PruneConfig) -> dict:
             writer = csv.DictWriter(f, fieldnames=list(history[-1]))
             writer.writeheader()
             writer.writerows(history)
-    pruned.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    pruned.compile(loss=model.loss, metrics=["accuracy"])  # the dense model's loss (logits or not)
     accuracy = pruned.evaluate(val_ds, verbose=0, return_dict=True)["accuracy"]
 
     out = config.run_dir

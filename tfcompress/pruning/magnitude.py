@@ -2,8 +2,19 @@
 
 Everything here is tensorflow-model-optimization's own machinery
 (`PruneLowMagnitude`, `PolynomialDecay`, `UpdatePruningStep`,
-`PruningSummaries`, `strip_pruning`); this module only chooses which layers to
-wrap, validates the schedule before any work and makes custom layers prunable.
+`PruningSummaries`); this module only chooses which layers to wrap (nested
+models included, through `tfcompress.rewrite`), validates the schedule before
+any work, prunes depthwise kernels, which tfmot's registry leaves dense, and
+strips the wrappers everywhere.
+
+Which weights are pruned (`prunable_weights`): a layer's own
+`get_prunable_weights()` (tfmot's `PrunableLayer` protocol, which
+SpectralConv1D/2D, HebbianSparseConv2D and HashedDense/HashedConv2D implement),
+else tfmot's registry (Dense, Conv1D/2D/3D, Conv2DTranspose, the pointwise
+kernel of SeparableConv1D/2D, Embedding, RNNs ...), and the depthwise kernel of
+DepthwiseConv2D. A custom layer with a kernel but no `get_prunable_weights` is
+not pruned: a warning names it, or, when `layers` names it, a ValueError says
+to give its class that method.
 
 The sparsity at step t of the schedule (Zhu & Gupta 2018) is
 
@@ -13,6 +24,7 @@ applied every `frequency` steps from `begin_step` t0 to `end_step` t1.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import tensorflow as tf
@@ -22,41 +34,53 @@ import tf_keras as keras
 from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import PruneLowMagnitude
 
+from tfcompress.rewrite import all_layers, check_model, convert_layers, plain_copy, rewrite
+
 _sparsity = tfmot.sparsity.keras
+
+HOW_TO_PRUNE = ("give its class a `get_prunable_weights(self)` method returning the weights to prune, "
+                "e.g. `return [self.kernel]` (tfmot.sparsity.keras.PrunableLayer's protocol)")
+
+
+@keras.saving.register_keras_serializable(package="tfcompress")
+class PrunableDepthwiseConv2D(keras.layers.DepthwiseConv2D):
+    """DepthwiseConv2D whose depthwise kernel tfmot prunes (its registry lists no weight for it).
+
+    `prune_low_magnitude` wraps this copy of a DepthwiseConv2D; `strip` gives
+    back a plain DepthwiseConv2D.
+    """
+
+    def get_prunable_weights(self) -> list[tf.Variable]:
+        """The depthwise kernel."""
+        return [self.depthwise_kernel]
 
 
 def prunable_weights(layer: keras.layers.Layer) -> list[tf.Variable]:
-    """The weights tfmot would prune in `layer`; [] when the layer cannot be pruned.
+    """The weights `prune_low_magnitude` prunes in `layer`; [] when it prunes none.
 
-    Resolution order: a `PrunableLayer` (or any layer with `get_prunable_weights`),
-    then tfmot's registry of built-in Keras layers, then any other layer that
-    exposes a `kernel` variable (tfcompress's SpectralConv1D/2D, Hebbian and
-    other custom convolutions): its kernel is pruned.
+    Resolution order: the layer's `get_prunable_weights()`, the depthwise
+    kernel of a DepthwiseConv2D, tfmot's registry of built-in Keras layers.
     """
     if hasattr(layer, "get_prunable_weights"):
         return list(layer.get_prunable_weights())
-    if PruneRegistry.supports(layer):
-        return [getattr(layer, name) for name in PruneRegistry._weight_names(layer)]
-    kernel = getattr(layer, "kernel", None)
-    return [kernel] if isinstance(kernel, tf.Variable) else []
+    if type(layer) is keras.layers.DepthwiseConv2D:  # wrapped as a PrunableDepthwiseConv2D
+        return [layer.depthwise_kernel]
+    if not PruneRegistry.supports(layer):
+        return []
+    # pylint: disable=protected-access
+    if PruneRegistry._is_rnn_layer(layer):
+        return [weight for cell in PruneRegistry._get_rnn_cells(layer) for weight in _cell_weights(cell)]
+    # Names may be dotted (MultiHeadAttention's "_query_dense.kernel").
+    return [functools.reduce(getattr, name.split("."), layer)
+            for name in PruneRegistry._weight_names(layer)]
 
 
-def make_prunable(layer: keras.layers.Layer) -> keras.layers.Layer:
-    """Give a custom layer with a `kernel` the `get_prunable_weights` of tfmot's `PrunableLayer`.
-
-    tfmot's wrapper accepts any layer with a `get_prunable_weights` method; its
-    own registry makes built-in layers prunable the same way (an instance
-    method), so the layer's class, config and serialisation are untouched and
-    `strip` gives back the original layer class.
-    """
-    if hasattr(layer, "get_prunable_weights") or PruneRegistry.supports(layer):
-        return layer
-    if not isinstance(getattr(layer, "kernel", None), tf.Variable):
-        raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) cannot be pruned: it is "
-                         "not supported by tfmot's registry, is not a PrunableLayer and has no "
-                         "`kernel` variable")
-    layer.get_prunable_weights = lambda: [layer.kernel]
-    return layer
+def _cell_weights(cell: keras.layers.Layer) -> list[tf.Variable]:
+    """What tfmot prunes in an RNN cell its registry accepts (listed, or a PrunableLayer)."""
+    if hasattr(cell, "get_prunable_weights"):
+        return list(cell.get_prunable_weights())
+    names = PruneRegistry._RNN_CELLS_WEIGHTS_MAP[type(cell)]  # pylint: disable=protected-access
+    return [getattr(cell, name) for name in names]
 
 
 @keras.saving.register_keras_serializable(package="tfcompress")
@@ -99,45 +123,46 @@ def schedule(final_sparsity: float, begin_step: int, end_step: int, initial_spar
 def prune_low_magnitude(model: keras.Model, final_sparsity: float, begin_step: int, end_step: int,
                         initial_sparsity: float = 0.0, frequency: int = 100, power: int = 3,
                         layers: Iterable[str] | None = None) -> keras.Model:
-    """A copy of `model` (sharing its weights) whose prunable layers are tfmot pruning wrappers.
+    """A copy of functional/Sequential `model` whose prunable layers are tfmot pruning wrappers.
 
-    `layers` names the layers to prune; None prunes every layer with prunable
-    weights (Dense, Conv, and custom layers with a `kernel`). The result is not
+    `layers` names the layers to prune (nested models' layers too); None
+    prunes every layer with `prunable_weights` (see the module docstring: a
+    separable convolution's pointwise kernel, as tfmot's registry does, a
+    depthwise convolution's depthwise kernel, custom layers through
+    `get_prunable_weights`). A layer with a weight matrix that cannot be
+    pruned is named in a warning, or is a ValueError when `layers` names it.
+    Weights are copied; the input model is not changed. The result is not
     compiled; train it with `callbacks(run_dir)`, then `strip` it.
     """
-    if not isinstance(model, keras.Model) or not (isinstance(model, keras.Sequential)
-                                                 or model._is_graph_network):
-        raise ValueError(f"prune_low_magnitude needs a Sequential or functional keras.Model, "
-                         f"got {type(model).__name__}")
     pruning_schedule = schedule(final_sparsity, begin_step, end_step, initial_sparsity, frequency,
                                 power)
-    by_name = {layer.name: layer for layer in model.layers}
-    if layers is None:
-        chosen = {name for name, layer in by_name.items() if prunable_weights(layer)}
-    else:
-        chosen = set(layers)
-        unknown = sorted(chosen - set(by_name))
-        if unknown:
-            raise ValueError(f"layers {unknown} are not in model {model.name!r}; "
-                             f"its layers are {sorted(by_name)}")
-        empty = sorted(name for name in chosen if not prunable_weights(by_name[name]))
-        if empty:
-            raise ValueError(f"layers {empty} have no weights to prune (expected Dense/Conv layers "
-                             "or layers with a `kernel`)")
-    if not chosen:
-        raise ValueError(f"model {model.name!r} has no prunable layer")
 
-    def wrap(layer):
-        if layer.name not in chosen:
-            return layer
-        return _sparsity.prune_low_magnitude(make_prunable(layer), pruning_schedule=pruning_schedule)
+    def make(layer: keras.layers.Layer) -> PruneLowMagnitude:
+        if not prunable_weights(layer):
+            raise ValueError(f"it is not in tfmot's registry and has no get_prunable_weights(); "
+                             f"{HOW_TO_PRUNE}")
+        copy = (PrunableDepthwiseConv2D.from_config(layer.get_config())
+                if type(layer) is keras.layers.DepthwiseConv2D else plain_copy(layer))
+        return _sparsity.prune_low_magnitude(copy, pruning_schedule=pruning_schedule)
 
-    return keras.models.clone_model(model, clone_function=wrap)
+    # The default transfer works: a wrapper's set_weights is its layer's.
+    return convert_layers(model, "prune_low_magnitude",
+                          lambda layer: bool(prunable_weights(layer)) or _unprunable_matrix(layer),
+                          make, layers, converted=PruneLowMagnitude)
+
+
+def _unprunable_matrix(layer: keras.layers.Layer) -> bool:
+    """Whether `layer` has a trainable weight matrix but nothing to prune (and is not a wrapper)."""
+    return (not isinstance(layer, PruneLowMagnitude) and not prunable_weights(layer)
+            and any(weight.shape.rank >= 2 for weight in layer.trainable_weights))
 
 
 def callbacks(run_dir: str | None = None) -> list[keras.callbacks.Callback]:
     """`UpdatePruningStep` (required by the wrappers) and, with `run_dir`, `PruningSummaries`
-    writing sparsity and thresholds to TensorBoard under `run_dir`/pruning."""
+    writing sparsity and thresholds to TensorBoard under `run_dir`/pruning.
+
+    Both find the wrappers inside nested models (tfmot's `collect_prunable_layers` recurses).
+    """
     found = [_sparsity.UpdatePruningStep()]
     if run_dir:
         found.append(_sparsity.PruningSummaries(log_dir=f"{run_dir}/pruning"))
@@ -145,17 +170,37 @@ def callbacks(run_dir: str | None = None) -> list[keras.callbacks.Callback]:
 
 
 def strip(model: keras.Model) -> keras.Model:
-    """A plain Keras model with the pruned (zero-filled) weights and no pruning wrappers."""
-    return _sparsity.strip_pruning(model)
+    """A plain Keras copy of `model`: every pruning wrapper (nested ones too) replaced by its layer
+    with the masked weights zero (a DepthwiseConv2D again for a pruned DepthwiseConv2D).
+
+    Ours rather than tfmot's `strip_pruning`, which would give back our
+    PrunableDepthwiseConv2D. The input model is not changed.
+    """
+    check_model(model, "pruning.strip")
+
+    def replace(layer: keras.layers.Layer) -> keras.layers.Layer | None:
+        if not isinstance(layer, PruneLowMagnitude):
+            return None
+        if isinstance(layer.layer, PrunableDepthwiseConv2D):
+            return keras.layers.DepthwiseConv2D.from_config(layer.layer.get_config())
+        return plain_copy(layer.layer)
+
+    def transfer(wrapper: PruneLowMagnitude, plain: keras.layers.Layer) -> None:
+        masks = {weight.ref(): mask for weight, mask, _ in wrapper.pruning_vars}
+        plain.set_weights([(weight * masks[weight.ref()]).numpy() if weight.ref() in masks
+                           else weight.numpy() for weight in wrapper.layer.weights])
+
+    return rewrite(model, replace, transfer)
 
 
 def sparsity(model: keras.Model) -> dict[str, float]:
-    """Fraction of zeros in the kernel of every layer with prunable weights, by layer name.
+    """Fraction of zeros in the prunable weights of every layer that has some, by layer name.
 
-    Works on wrapped and stripped models (a wrapper reports its inner layer's kernel).
+    Nested models' layers included. Works on wrapped and stripped models (a
+    wrapper reports its inner layer's weights).
     """
     result = {}
-    for layer in model.layers:
+    for layer in all_layers(model):
         inner = layer.layer if isinstance(layer, PruneLowMagnitude) else layer
         weights = prunable_weights(inner)
         if weights:

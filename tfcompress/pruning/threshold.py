@@ -15,11 +15,17 @@ connected layers), with q = start_q, start_q + step_q, ...:
 With `final_epochs`, every layer is then retrained together with the masks
 kept and the learning rate decaying to zero (cosine), as Han et al. retrain
 the whole pruned network.
+
+Training uses the loss, optimizer and metrics the model was compiled with (or
+the pruner's `loss=`, `optimizer=`, `metrics=` when given): every compile gets
+a fresh optimizer of the same class and config, so its slots and step count
+start from zero. The input model is never changed: the pruner works on a clone.
 """
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -83,9 +89,17 @@ class ThresholdPruner:
     max_drop: the largest accepted accuracy drop (fraction, 0.01 = 1 point)
         below the dense model's validation accuracy.
     finetune_epochs: epochs of fine-tuning after every pruning step.
-    learning_rate, momentum: SGD settings of the fine-tuning.
+    learning_rate, momentum: override these settings of the optimizer's config
+        (None: the optimizer's own; a momentum needs an optimizer that has one).
     max_steps: the most q values tried per group.
-    final_epochs: epochs of retraining the whole pruned model at the end (cosine decay; 0: none).
+    final_epochs: epochs of retraining the whole pruned model at the end, the
+        learning rate decaying (cosine) to zero from the optimizer's initial one (0: none).
+    loss, optimizer, metrics: what to compile with, as `keras.Model.compile` takes
+        them; None: what the model was compiled with. The optimizer (an instance,
+        name or config) is a template: each compile gets a fresh copy. Without
+        metrics from either, "accuracy".
+    metric: the name of the metric (in `model.evaluate`'s results) that is the
+        accuracy; None: the first compiled metric whose name has "acc" in it.
     """
 
     groups: Mapping[str, Sequence[str]] | str
@@ -93,10 +107,14 @@ class ThresholdPruner:
     step_q: float = 0.25
     max_drop: float = 0.01
     finetune_epochs: int = 2
-    learning_rate: float = 0.01
-    momentum: float = 0.9
+    learning_rate: float | None = None
+    momentum: float | None = None
     max_steps: int = 20
     final_epochs: int = 0
+    loss: Any = None
+    optimizer: Any = None
+    metrics: Any = None
+    metric: str | None = None
 
     def __post_init__(self):
         if isinstance(self.groups, str):
@@ -107,8 +125,15 @@ class ThresholdPruner:
         self.groups = {str(k): list(v) for k, v in self.groups.items()}
         for name, value, low in (("start_q", self.start_q, 0.0), ("step_q", self.step_q, 0.0),
                                  ("learning_rate", self.learning_rate, 0.0)):
+            if name == "learning_rate" and value is None:
+                continue
             if not isinstance(value, (int, float)) or not value > low:
                 raise ValueError(f"{name} must be a number > {low}, got {value!r}")
+        if self.momentum is not None and (not isinstance(self.momentum, (int, float))
+                                          or not 0 <= self.momentum < 1):
+            raise ValueError(f"momentum must be None or a number in [0, 1), got {self.momentum!r}")
+        if self.metric is not None and not isinstance(self.metric, str):
+            raise ValueError(f"metric must be None or a metric name, got {self.metric!r}")
         if not isinstance(self.max_drop, (int, float)) or not 0 <= self.max_drop < 1:
             raise ValueError(f"max_drop must be a fraction in [0, 1), got {self.max_drop!r}")
         for name, value, low in (("finetune_epochs", self.finetune_epochs, 0),
@@ -131,12 +156,15 @@ class ThresholdPruner:
 
     def run(self, model: keras.Model, train_ds: tf.data.Dataset,
             val_ds: tf.data.Dataset) -> tuple[keras.Model, list[dict]]:
-        """Prune `model` in place group by group; return it and one history row per step.
+        """Prune a copy of `model` group by group; return the copy and one history row per step.
 
+        `model` itself (weights, dropout rates, trainable flags, compile state) is left as it is.
         A row: group, step, q, accuracy_pruned (before fine-tuning),
         accuracy (after), accepted, and the sparsity of every pruned layer.
         """
         self.check(model)
+        setup = self.training_setup(model)
+        model = _copy(model)
         layers = {layer.name: layer for layer in model.layers}
         pruned = [n for names in self.groups.values() for n in names]
         masks = {n: layers[n].kernel.numpy() != 0 for n in pruned}
@@ -144,8 +172,8 @@ class ThresholdPruner:
         rates = {layer.name: layer.rate for layer in model.layers
                  if isinstance(layer, keras.layers.Dropout)}
         trainable = {n: layer.trainable for n, layer in layers.items()}
-        self._compile(model)
-        baseline = self._accuracy(model, val_ds)
+        self._compile(model, setup)
+        baseline = self._accuracy(model, val_ds, setup)
         history = [self._row("dense", 0, 0.0, baseline, baseline, True, model, pruned)]
         try:
             for group, names in self.groups.items():
@@ -159,11 +187,11 @@ class ThresholdPruner:
                     keep.apply()
                     dropout_adjustment.adjust_dropout(
                         model, dropout_adjustment.kept_fractions(model, nonzeros), rates)
-                    self._compile(model)
-                    pruned_accuracy = self._accuracy(model, val_ds)
+                    self._compile(model, setup)
+                    pruned_accuracy = self._accuracy(model, val_ds, setup)
                     if self.finetune_epochs:
                         model.fit(train_ds, epochs=self.finetune_epochs, callbacks=[keep], verbose=0)
-                    accuracy = self._accuracy(model, val_ds)
+                    accuracy = self._accuracy(model, val_ds, setup)
                     accepted = accuracy >= baseline - self.max_drop
                     history.append(self._row(group, step, q, pruned_accuracy, accuracy, accepted,
                                              model, pruned))
@@ -173,37 +201,96 @@ class ThresholdPruner:
                     masks.update(candidate)
                     q += self.step_q
             if self.final_epochs:
-                history.append(self._retrain(model, train_ds, val_ds, masks, trainable, pruned))
+                history.append(self._retrain(model, train_ds, val_ds, masks, trainable, pruned, setup))
         finally:
             for n, layer in layers.items():
                 layer.trainable = trainable[n]
             dropout_adjustment.adjust_dropout(model, dropout_adjustment.kept_fractions(model, nonzeros),
                                               rates)
-            self._compile(model)
+            self._compile(model, setup)
         return model, history
 
+    def training_setup(self, model: keras.Model) -> dict:
+        """{"loss", "optimizer", "metrics"} to fine-tune `model` with: the pruner's, else the model's.
+
+        "optimizer" is a template instance (`fresh_optimizer` copies it). Raises ValueError
+        naming what to pass when neither the pruner nor the model's compile gives a loss or
+        an optimizer.
+        """
+        compiled = bool(getattr(model, "_is_compiled", False))
+        loss = self.loss if self.loss is not None else (model.loss or None) if compiled else None
+        optimizer = self.optimizer if self.optimizer is not None else (
+            model.optimizer if compiled else None)
+        metrics = self.metrics
+        if metrics is None and compiled and model.compiled_metrics is not None:
+            metrics = model.compiled_metrics._user_metrics  # what the user passed to compile()
+        missing = [name for name, value in (("loss", loss), ("optimizer", optimizer)) if value is None]
+        if missing:
+            state = "was compiled without a" if compiled else "is not compiled and has no"
+            raise ValueError(
+                f"ThresholdPruner needs a loss and an optimizer to fine-tune model {model.name!r}, "
+                f"which {state} {' or '.join(missing)}: compile the model first "
+                f"(model.compile(optimizer=..., loss=..., metrics=['accuracy'])) or pass "
+                f"ThresholdPruner(..., {', '.join(f'{name}=...' for name in missing)})")
+        if not hasattr(optimizer, "get_config"):  # a name or a config dict
+            optimizer = keras.optimizers.get(optimizer)
+        if self.momentum is not None and "momentum" not in _inner_config(optimizer.get_config()):
+            raise ValueError(f"momentum={self.momentum} given, but optimizer "
+                             f"{type(optimizer).__name__} has no momentum setting")
+        return {"loss": loss, "optimizer": optimizer, "metrics": metrics or ["accuracy"]}
+
+    def fresh_optimizer(self, template, learning_rate=None) -> keras.optimizers.Optimizer:
+        """A new optimizer of `template`'s class and config (no slots, step 0), with the
+        pruner's learning rate and momentum, or `learning_rate` (a float or schedule) when given."""
+        return type(template).from_config(self._optimizer_config(template, learning_rate))
+
+    def _optimizer_config(self, template, learning_rate=None) -> dict:
+        config = template.get_config()
+        inner = _inner_config(config)
+        learning_rate = self.learning_rate if learning_rate is None else learning_rate
+        if learning_rate is not None:
+            inner["learning_rate"] = learning_rate
+        if self.momentum is not None:
+            inner["momentum"] = self.momentum
+        return config
+
     def _retrain(self, model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
-                 masks: Mapping[str, np.ndarray], trainable: Mapping[str, bool], pruned: Sequence[str]) -> dict:
+                 masks: Mapping[str, np.ndarray], trainable: Mapping[str, bool], pruned: Sequence[str],
+                 setup: dict) -> dict:
         """Retrain every layer for `final_epochs`, masks kept, lr decaying to zero; the history row."""
         layers = {layer.name: layer for layer in model.layers}
         for n, layer in layers.items():
             layer.trainable = trainable[n]
-        before = self._accuracy(model, val_ds)
+        before = self._accuracy(model, val_ds, setup)
         steps = int(train_ds.cardinality()) * self.final_epochs
-        self._compile(model, optim.learning_rate(self.learning_rate, "cosine", steps))
+        initial = _initial_learning_rate(self._optimizer_config(setup["optimizer"]))
+        self._compile(model, setup, None if initial is None else
+                      optim.learning_rate(initial, "cosine", steps))
         model.fit(train_ds, epochs=self.final_epochs, verbose=0,
                   callbacks=[KeepMasks([(layers[n].kernel, masks[n]) for n in pruned])])
-        return self._row("final", 0, 0.0, before, self._accuracy(model, val_ds), True, model, pruned)
+        return self._row("final", 0, 0.0, before, self._accuracy(model, val_ds, setup), True, model,
+                         pruned)
 
-    def _compile(self, model: keras.Model, learning_rate=None) -> None:
-        learning_rate = self.learning_rate if learning_rate is None else learning_rate
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=self.momentum),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=["accuracy"])
+    def _compile(self, model: keras.Model, setup: dict, learning_rate=None) -> None:
+        """Compile with the loss and metrics of `setup` and a fresh copy of its optimizer."""
+        with model.distribute_strategy.scope():
+            model.compile(optimizer=self.fresh_optimizer(setup["optimizer"], learning_rate),
+                          loss=setup["loss"], metrics=_fresh_metrics(setup["metrics"]))
 
-    @staticmethod
-    def _accuracy(model: keras.Model, val_ds: tf.data.Dataset) -> float:
-        return float(model.evaluate(val_ds, verbose=0, return_dict=True)["accuracy"])
+    def _accuracy(self, model: keras.Model, val_ds: tf.data.Dataset, setup: dict) -> float:
+        """The validation value of the accuracy metric (`metric`, or the first compiled one with
+        "acc" in its name); it works for logits and probabilities alike."""
+        results = model.evaluate(val_ds, verbose=0, return_dict=True)
+        if self.metric is not None:
+            name = self.metric
+        else:
+            name = next((k for k in results if k != "loss" and "acc" in k), None)
+        if name not in results:
+            raise ValueError(
+                f"model {model.name!r}, compiled with metrics {setup['metrics']!r}, reports "
+                f"{sorted(results)}, which has no " + (f"{name!r}" if name else "accuracy metric") +
+                "; pass ThresholdPruner(..., metrics=['accuracy']) or metric=<one of those names>")
+        return float(results[name])
 
     @staticmethod
     def _row(group: str, step: int, q: float, pruned_accuracy: float, accuracy: float,
@@ -214,3 +301,43 @@ class ThresholdPruner:
         for n in pruned:
             row[f"sparsity_{n}"] = float(np.mean(layers[n].kernel.numpy() == 0))
         return row
+
+
+def _copy(model: keras.Model) -> keras.Model:
+    """A clone of `model` with its weights (trainable flags and dropout rates come with the config)."""
+    try:
+        with model.distribute_strategy.scope():
+            copy = keras.models.clone_model(model)
+            copy.set_weights(model.get_weights())
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"ThresholdPruner prunes a clone of model {model.name!r} and leaves the "
+                         f"model as it is, but keras.models.clone_model cannot clone it "
+                         f"(a Sequential or functional model can be): {error}") from error
+    return copy
+
+
+def _inner_config(config: dict) -> dict:
+    """The config holding the learning rate: an optimizer's own, or a LossScaleOptimizer's inner one."""
+    inner = config.get("inner_optimizer")
+    return inner["config"] if isinstance(inner, dict) and "config" in inner else config
+
+
+def _initial_learning_rate(config: dict) -> float | None:
+    """The learning rate of an optimizer config, or its schedule's initial one; None when unknown."""
+    value = _inner_config(config).get("learning_rate")
+    if isinstance(value, dict):
+        value = value.get("config", {}).get("initial_learning_rate")
+    return float(value) if isinstance(value, (int, float, np.floating)) else None
+
+
+def _fresh_metrics(metrics):
+    """`metrics` with every Metric object replaced by a new one of the same config, so that the
+    clone does not share (and reset) the state of the user's model's metrics."""
+    def fresh(metric):
+        if isinstance(metric, keras.metrics.Metric):
+            try:
+                return type(metric).from_config(metric.get_config())
+            except (TypeError, ValueError, KeyError):
+                return metric  # a metric that cannot be rebuilt from its config: shared
+        return metric
+    return tf.nest.map_structure(fresh, metrics)

@@ -16,14 +16,15 @@ class DynamicSparsity(keras.callbacks.Callback):
     `stop_step` (None: never stop), in cross-replica context, from the
     weights every replica shares and stateless draws seeded by `seed` and the
     step, so replicas and workers stay identical and a resumed run repeats an
-    uninterrupted one. Methods that need gradients (RigL) take them on the
-    fixed batch `gradient_data=(x, y)` (as rigl_tf2 does with its validation
-    batch), in inference mode so BatchNorm statistics are left alone.
+    uninterrupted one. Methods that need gradients (RigL) read the dense
+    gradient of the loss with respect to each masked kernel on the batch of
+    the update step itself, recorded by the layers during that step's
+    backward pass (`MaskedLayer.record_gradients`) and summed over replicas.
     Checkpoint `state()` with the model.
     """
 
     def __init__(self, method: MaskMethod, update_every: int = 100, stop_step: int | None = None,
-                 seed: int = 0, gradient_data: tuple | None = None, verbose: int = 0):
+                 seed: int = 0, verbose: int = 0):
         super().__init__()
         if not isinstance(method, MaskMethod):
             raise ValueError(f"method must be a tfcompress.sparse method (Static, SET, DeepR, DSR, "
@@ -32,14 +33,10 @@ class DynamicSparsity(keras.callbacks.Callback):
             raise ValueError(f"update_every must be an integer >= 1, got {update_every!r}")
         if stop_step is not None and stop_step < 0:
             raise ValueError(f"stop_step must be >= 0 or None, got {stop_step}")
-        if method.needs_gradients and gradient_data is None:
-            raise ValueError(f"{type(method).__name__} needs gradient_data=(x, y), a batch to "
-                             "take gradients on")
         self.method = method
         self.update_every = int(update_every)
         self.stop_step = stop_step
         self.seed = int(seed)
-        self.gradient_data = gradient_data
         self.verbose = verbose
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="sparse_updates",
                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
@@ -55,6 +52,12 @@ class DynamicSparsity(keras.callbacks.Callback):
         if not self._layers:
             raise ValueError(f"model {self.model.name!r} has no MaskedLayer: call "
                              "tfcompress.sparse.sparsify(model, ...) first")
+        if self.method.needs_gradients:
+            with self.model.distribute_strategy.scope():
+                fresh = [layer.record_gradients() for layer in self._layers]
+            if any(fresh):
+                # fit made its train function before this call: trace it again, recording.
+                self.model.train_function = self.model.make_train_function(force=True)
 
     def on_train_batch_end(self, batch, logs=None):
         """Rewire when the optimizer step is a multiple of `update_every`."""
@@ -78,17 +81,5 @@ class DynamicSparsity(keras.callbacks.Callback):
                   f"{stats(self.model)['total']['nonzeros']} non-zeros", flush=True)
 
     def _gradients(self) -> list[tf.Tensor]:
-        """Gradient of the loss with respect to each masked layer's masked kernel."""
-        x, y = self.gradient_data
-        probes = [tf.zeros(layer.kernel.shape, layer.kernel.dtype) for layer in self._layers]
-        try:
-            with tf.GradientTape() as tape:
-                tape.watch(probes)
-                for layer, probe in zip(self._layers, probes):
-                    layer.gradient_probe = probe
-                # The loss function itself, not `compiled_loss`, which would update fit's loss metric.
-                loss = keras.losses.get(self.model.loss)(y, self.model(x, training=False))
-            return tape.gradient(loss, probes)
-        finally:
-            for layer in self._layers:
-                layer.gradient_probe = None
+        """The dense gradient of each masked kernel on the last batch, summed over replicas."""
+        return [tf.convert_to_tensor(layer.dense_gradient) for layer in self._layers]

@@ -66,6 +66,11 @@ class _HashedKernel:
         if value is not None:
             raise AttributeError("the kernel of a hashed layer is derived from its hashed weights")
 
+    def get_prunable_weights(self) -> list[tf.Variable]:
+        """The real (shared) weights: tfmot's `PrunableLayer` protocol prunes those, not the
+        virtual kernel gathered from them."""
+        return [self.hashed_weights]
+
     def hashed_config(self) -> dict:
         """The hashing arguments for `get_config`."""
         return {"compression": self.compression, "rescale_gradient": self.rescale_gradient,

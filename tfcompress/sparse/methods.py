@@ -104,7 +104,7 @@ class MaskMethod:
         shape, dtype = layer.kernel.shape, layer.kernel.dtype
         if not self.big_new_weights:
             return tf.zeros(shape, dtype)
-        init = layer.layer.kernel_initializer
+        init = layer.kernel_initializer
         seed = int(context.seed_for(index, 2).numpy().sum() % (2**31 - 1))
         return type(init).from_config({**init.get_config(), "seed": seed})(shape, dtype)
 
@@ -140,6 +140,8 @@ class SET(MaskMethod):
 class RigL(MaskMethod):
     """RigL (Evci et al. 2020): drop the smallest |w|, grow where |dL/dw| of the dense weight is largest.
 
+    The gradient is that of the training batch of the update step, as in the paper.
+
     The drop fraction decays as `schedule` ("cosine": f/2 (1 + cos(pi t/T)); "constant").
     """
 
@@ -160,9 +162,10 @@ class RigL(MaskMethod):
         return self.fraction / 2 * (1 + math.cos(math.pi * min(context.progress, 1.0)))
 
     def grow_scores(self, layer, index, context):
-        """|gradient| of the loss with respect to the masked kernel, per unit."""
+        """|gradient| of the loss with respect to the masked kernel on the current batch, per unit."""
         if context.gradients is None:
-            raise ValueError("RigL needs gradients: give DynamicSparsity a `gradient_data` batch")
+            raise ValueError("RigL needs the dense gradients of the current batch: run it through "
+                             "the DynamicSparsity callback, which records them")
         return layer.to_units(tf.abs(context.gradients[index]))
 
 

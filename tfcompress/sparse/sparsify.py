@@ -4,11 +4,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-import tensorflow as tf
 import tf_keras as keras
+from absl import logging
 
+from tfcompress.rewrite import all_layers, check_model, plain_copy, rewrite
 from tfcompress.sparse.distribution import layer_densities
-from tfcompress.sparse.masks import GRANULARITIES, MaskedLayer
+from tfcompress.sparse.masks import GRANULARITIES, KERNEL_ATTRIBUTES, MaskedLayer, kernel_attribute
+from tfcompress.sparse.stats import stats
 
 KEEP_DENSE_ALIASES = ("first", "last")
 # sparsify warns when the kernels' overall sparsity falls this far below the requested sparsity.
@@ -16,10 +18,15 @@ SHORTFALL_WARNING = 0.05
 
 
 def kernel_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """Top-level layers of a built model that own a `kernel` variable, in order."""
-    return [layer for layer in model.layers
-            if isinstance(getattr(layer, "kernel", None), tf.Variable)
-            and not isinstance(layer, MaskedLayer)]
+    """The layers `sparsify` masks: those with a kernel variable, nested models included, in order.
+
+    The kernel is the layer's `masks.kernel_attribute`: `kernel` (Dense,
+    Conv1D/2D/3D, Conv2DTranspose, custom layers), `depthwise_kernel`
+    (DepthwiseConv2D) or `pointwise_kernel` (SeparableConv1D/2D). Layers
+    masked already (MaskedLayer, HebbianSparseConv2D) are left out.
+    """
+    return [layer for layer in all_layers(model)
+            if not isinstance(layer, MaskedLayer) and kernel_attribute(layer)]
 
 
 def sparsify(model: keras.Model, sparsity: float | None = None, distribution: str = "uniform",
@@ -28,78 +35,91 @@ def sparsify(model: keras.Model, sparsity: float | None = None, distribution: st
              seed: int = 0) -> keras.Model:
     """A copy of functional/Sequential `model` whose kernel layers are MaskedLayers.
 
-    Weights are copied and the masked ones set to zero. `keep_dense` names
-    layers left dense ("first"/"last" mean the first/last kernel layer).
+    Every layer of `kernel_layers(model)` (nested Sequential/functional models
+    included) is masked, except those of `keep_dense` (layer names; "first"
+    and "last" mean the first and last kernel layer of the whole model). A
+    separable convolution's mask is on its pointwise kernel, as tfmot's
+    prune_registry prunes it; its depthwise kernel stays dense. Other layers
+    with a weight matrix (Embedding, recurrent layers, TimeDistributed ...)
+    are not masked, and a warning names them. Weights are copied and the
+    masked ones set to zero; the input model is not changed; the copy is not
+    compiled.
+
     `distribution`, `sparsity`, `conv_sparsity`, `dense_sparsity`: see
     `layer_densities`. Each layer's random mask is seeded from `seed` and its
-    position, so the same arguments give the same masks. The copy is not compiled.
-    When layers kept dense hold so many weights that the kernels' overall
-    sparsity falls more than 5 points below `sparsity` (the default keeps
-    LeNet-300-100's 235,200-weight first layer dense), a warning names them.
+    position, so the same arguments give the same masks. The overall sparsity
+    reached over all kernels (dense ones included) is logged in one line
+    (absl, INFO); `tfcompress.sparse.stats(copy)["total"]` gives it too. When
+    layers kept dense hold so many weights that it falls more than 5 points
+    below `sparsity` (the default keeps LeNet-300-100's 235,200-weight first
+    layer dense), a warning names them.
     """
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
-    if not model.built or isinstance(model, keras.Model) and not model._is_graph_network:  # pylint: disable=protected-access
-        raise ValueError(f"sparsify needs a built functional or Sequential model; {model.name!r} "
-                         f"({type(model).__name__}) is not one (wrap its layers with MaskedLayer)")
+    check_model(model, "sparsify")
     candidates = kernel_layers(model)
+    skipped = [layer for layer in all_layers(model)
+               if not isinstance(layer, MaskedLayer) and not kernel_attribute(layer)
+               and any(weight.shape.rank >= 2 for weight in layer.trainable_weights)]
+    if skipped:
+        warnings.warn(f"sparsify: layers {_describe(skipped)} have weights but no kernel variable it "
+                      f"can mask (one of {KERNEL_ATTRIBUTES}); they stay dense", stacklevel=2)
     if not candidates:
         raise ValueError(f"model {model.name!r} has no layer with a kernel to sparsify")
     kept = _resolve_keep_dense(keep_dense, candidates)
     targets = [layer for layer in candidates if layer.name not in kept]
-    densities = layer_densities([tuple(layer.kernel.shape) for layer in targets], distribution,
+    densities = layer_densities([tuple(_kernel(layer).shape) for layer in targets], distribution,
                                 sparsity, conv_sparsity, dense_sparsity)
-    plan = {layer.name: (density, seed * 1_000_003 + index)
+    plan = {id(layer): (density, seed * 1_000_003 + index)
             for index, (layer, density) in enumerate(zip(targets, densities))}
-    if sparsity is not None:
-        _warn_on_shortfall(sparsity, candidates, densities, targets)
 
-    def clone(layer):
-        copy = type(layer).from_config(layer.get_config())
-        if layer.name in plan:
-            density, layer_seed = plan[layer.name]
-            return MaskedLayer(copy, density=density, granularity=granularity, seed=layer_seed)
-        return copy
+    def replace(layer: keras.layers.Layer) -> MaskedLayer | None:
+        if id(layer) not in plan:
+            return None
+        density, layer_seed = plan[id(layer)]
+        return MaskedLayer(plain_copy(layer), density=density, granularity=granularity,
+                           seed=layer_seed)
 
-    sparse = keras.models.clone_model(model, clone_function=clone)
-    for layer in model.layers:
-        target = sparse.get_layer(f"masked_{layer.name}" if layer.name in plan else layer.name)
-        inner = target.layer if isinstance(target, MaskedLayer) else target
-        inner.set_weights(layer.get_weights())
-        if isinstance(target, MaskedLayer):
-            target.kernel.assign(target.kernel * target.mask)
+    sparse = rewrite(model, replace, _fill_masked)
+    total = stats(sparse)["total"]
+    logging.info("sparsify: %d layers masked; kernels %.1f%% sparse overall (%d of %d weights "
+                 "non-zero)", len(targets), 100 * total["sparsity"], total["nonzeros"], total["size"])
+    if sparsity is not None and kept and total["sparsity"] < sparsity - SHORTFALL_WARNING:
+        dense = ", ".join(f"{layer.name} ({_kernel(layer).shape.num_elements():,} weights)"
+                          for layer in candidates if layer.name in kept)
+        warnings.warn(f"sparsify: the kernels are {total['sparsity']:.1%} sparse overall, far below the "
+                      f"requested sparsity={sparsity}, because keep_dense leaves {dense} dense; pass "
+                      "keep_dense=() or name smaller layers", stacklevel=2)
     return sparse
 
 
 def strip(model: keras.Model) -> keras.Model:
-    """A plain Keras copy of `model`: every MaskedLayer replaced by its layer, masked weights zero."""
+    """A plain Keras copy of `model`: every MaskedLayer (nested ones too) replaced by its layer,
+    masked weights zero. The input model is not changed."""
+    check_model(model, "strip")
 
-    def clone(layer):
-        inner = layer.layer if isinstance(layer, MaskedLayer) else layer
-        return type(inner).from_config(inner.get_config())
+    def replace(layer: keras.layers.Layer) -> keras.layers.Layer | None:
+        return plain_copy(layer.layer) if isinstance(layer, MaskedLayer) else None
 
-    plain = keras.models.clone_model(model, clone_function=clone)
-    for layer in model.layers:
-        if isinstance(layer, MaskedLayer):
-            weights = [(w * layer.mask).numpy() if w is layer.kernel else w.numpy()
-                       for w in layer.layer.weights]
-            plain.get_layer(layer.layer.name).set_weights(weights)
-        else:
-            plain.get_layer(layer.name).set_weights(layer.get_weights())
-    return plain
+    def transfer(masked: MaskedLayer, plain: keras.layers.Layer) -> None:
+        plain.set_weights([(weight * masked.mask).numpy() if weight is masked.kernel else weight.numpy()
+                           for weight in masked.layer.weights])
+
+    return rewrite(model, replace, transfer)
 
 
-def _warn_on_shortfall(sparsity: float, candidates: list, densities: Sequence[float], targets: list) -> None:
-    """Warn, naming the dense layers, when the overall kernel sparsity is far below `sparsity`."""
-    sizes = {layer.name: int(tf.size(layer.kernel)) for layer in candidates}
-    zeros = sum((1.0 - density) * sizes[layer.name] for layer, density in zip(targets, densities))
-    reached = zeros / sum(sizes.values())
-    if reached < sparsity - SHORTFALL_WARNING:
-        dense = ", ".join(f"{name} ({size:,} weights)" for name, size in sizes.items()
-                          if name not in {layer.name for layer in targets})
-        warnings.warn(f"sparsify: the kernels are {reached:.1%} sparse overall, far below the requested "
-                      f"sparsity={sparsity}, because keep_dense leaves {dense} dense; pass keep_dense=() "
-                      "or name smaller layers", stacklevel=3)
+def _fill_masked(original: keras.layers.Layer, masked: MaskedLayer) -> None:
+    """Copy `original`'s weights into the wrapped layer and zero the masked ones."""
+    masked.layer.set_weights(original.get_weights())
+    masked.kernel.assign(masked.kernel * masked.mask)
+
+
+def _kernel(layer: keras.layers.Layer):
+    return getattr(layer, kernel_attribute(layer))
+
+
+def _describe(layers: list[keras.layers.Layer]) -> str:
+    return ", ".join(f"{layer.name!r} ({type(layer).__name__})" for layer in layers)
 
 
 def _resolve_keep_dense(keep_dense: Sequence[str], candidates: list) -> set[str]:

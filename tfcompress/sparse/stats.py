@@ -5,11 +5,15 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress.sparse.hashed import HashedConv2D, HashedDense
-from tfcompress.sparse.masks import MaskedLayer
+from tfcompress.sparse.masks import MaskedLayer, kernel_attribute
 
 
 def stats(model: keras.Model) -> dict:
     """`{"layers": {name: {"nonzeros", "size", "sparsity"}}, "total": {...}}` over kernel layers.
+
+    Kernel layers are those of nested models too; a layer's kernel is its main
+    one (`masks.kernel_attribute`: a depthwise convolution's depthwise kernel,
+    a separable convolution's pointwise kernel), as `sparsify` masks it.
 
     A masked kernel counts its active connections (the ones of its mask, a
     regrown weight that is still exactly zero included); a tied (hashed) kernel
@@ -25,9 +29,11 @@ def stats(model: keras.Model) -> dict:
             layers[layer.name] = _entry(int(layer.hashed_weights.shape.num_elements()),
                                         int(layer.hash_buckets.shape.num_elements()))
             continue
-        kernel = getattr(layer, "kernel", None)
-        if not isinstance(kernel, tf.Variable):
+        owner = layer.layer if isinstance(layer, MaskedLayer) else layer
+        name = kernel_attribute(owner)
+        if name is None:
             continue
+        kernel = getattr(owner, name)
         values = layer.mask if isinstance(layer, MaskedLayer) else kernel
         nonzeros = int(tf.math.count_nonzero(values).numpy())
         layers[layer.name] = _entry(nonzeros, int(kernel.shape.num_elements()))

@@ -1,7 +1,6 @@
 """Sparse training in a `tfcompress.training` run: the model and callbacks that `--sparse` selects."""
 from __future__ import annotations
 
-from typing import Callable
 
 import tf_keras as keras
 
@@ -38,15 +37,13 @@ def method(config) -> MaskMethod:
     }[config.sparse]()
 
 
-def dynamic_sparsity(config, steps_per_epoch: int,
-                     gradient_batch: Callable[[], tuple]) -> DynamicSparsity | None:
-    """The rewiring callback of the run (None without masks); `gradient_batch()` is called for RigL."""
+def dynamic_sparsity(config, steps_per_epoch: int) -> DynamicSparsity | None:
+    """The rewiring callback of the run (None without masks)."""
     if config.sparse in ("none", "tied"):
         return None
     chosen = method(config)
     stop = None if config.stop_rewire_epoch is None else config.stop_rewire_epoch * steps_per_epoch
-    return DynamicSparsity(chosen, update_every=config.update_every, stop_step=stop, seed=config.seed,
-                           gradient_data=gradient_batch() if chosen.needs_gradients else None)
+    return DynamicSparsity(chosen, update_every=config.update_every, stop_step=stop, seed=config.seed)
 
 
 def logging_callbacks(config) -> list[keras.callbacks.Callback]:

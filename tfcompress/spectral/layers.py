@@ -1,7 +1,10 @@
 """SpectralConv1D / SpectralConv2D: Keras convolutions computed band-limited in the FFT domain.
 
-Drop-in for ``keras.layers.Conv1D``/``Conv2D`` (channels_last, same kernel
-shape (*k, C, F) and initialisers, so ``set_weights`` from a Conv layer works).
+Drop-in for ``keras.layers.Conv1D``/``Conv2D``: the same arguments and defaults
+(padding "valid"), a Conv layer's config loads with ``from_config``, and the
+same kernel shape (*k, C, F) and initialisers, so ``set_weights`` from a Conv
+layer works. Only channels_last, dilation_rate 1 and groups 1 are supported;
+other values are errors.
 The kept rfft coefficients are fixed at build time (``bands``), so the spatial
 input size must be known when the layer is built. Inside the layer everything
 runs in float32, also under a mixed-precision policy (inputs are cast in, the
@@ -14,19 +17,10 @@ from typing import Callable
 import tensorflow as tf
 import tf_keras as keras
 
+from tfcompress.conv_dropin import check_conv_arguments, int_tuple
 from tfcompress.spectral import bands
 from tfcompress.spectral.fft_conv import PADDINGS, SpectralPlan, apply_plan, make_plan
 from tfcompress.spectral.op import IMPLEMENTATIONS
-
-
-def _int_tuple(value: int | tuple[int, ...], rank: int, name: str) -> tuple[int, ...]:
-    """An int or ``rank`` positive ints as a tuple; ValueError naming ``name`` otherwise."""
-    values = (value,) * rank if isinstance(value, int) else (
-        tuple(value) if isinstance(value, (tuple, list)) else ())
-    if len(values) != rank or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                                      for v in values):
-        raise ValueError(f"{name} must be a positive int or {rank} positive ints, got {value!r}")
-    return values
 
 
 class _SpectralConv(keras.layers.Layer):
@@ -34,12 +28,13 @@ class _SpectralConv(keras.layers.Layer):
 
     rank: int
 
-    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "same",
-                 compress_rate: float = 0.0, preserve_energy: float | None = None,
-                 next_power2: bool = False, use_bias: bool = True, implementation: str = "auto",
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activation=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
+                 data_format: str | None = None, dilation_rate=1, groups: int = 1,
+                 activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, compress_rate: float = 0.0,
+                 preserve_energy: float | None = None, next_power2: bool = False,
+                 implementation: str = "auto", **kwargs):
         # Float32 inside the spectral path under any policy: Keras must not cast
         # the inputs (here) or the variables (add_weight) to the compute dtype;
         # call() casts in and out.
@@ -49,6 +44,7 @@ class _SpectralConv(keras.layers.Layer):
             raise ValueError(f"filters must be a positive int, got {filters!r}")
         if not isinstance(padding, str) or padding.lower() not in PADDINGS:
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+        check_conv_arguments(type(self).__name__, self.rank, data_format, dilation_rate, groups)
         bands.check_compress_rate(compress_rate)
         if preserve_energy is not None:
             bands.check_preserve_energy(preserve_energy)
@@ -56,8 +52,8 @@ class _SpectralConv(keras.layers.Layer):
             raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, "
                              f"got {implementation!r}")
         self.filters = filters
-        self.kernel_size = _int_tuple(kernel_size, self.rank, "kernel_size")
-        self.strides = _int_tuple(strides, self.rank, "strides")
+        self.kernel_size = int_tuple(kernel_size, self.rank, "kernel_size")
+        self.strides = int_tuple(strides, self.rank, "strides")
         self.padding = padding.lower()
         self.compress_rate = float(compress_rate)
         self.preserve_energy = None if preserve_energy is None else float(preserve_energy)
@@ -129,6 +125,10 @@ class _SpectralConv(keras.layers.Layer):
             weights.append(self._rate_variable.numpy())
         super().set_weights(weights)
 
+    def get_prunable_weights(self) -> list[tf.Variable]:
+        """The kernel: tfmot's ``PrunableLayer`` protocol (its wrapper checks for this method)."""
+        return [self.kernel]
+
     def compute_output_shape(self, input_shape) -> tf.TensorShape:
         """(batch, *output spatial, filters) for the planned geometry."""
         input_shape = tf.TensorShape(input_shape)
@@ -177,6 +177,9 @@ class _SpectralConv(keras.layers.Layer):
             "kernel_size": self.kernel_size,
             "strides": self.strides,
             "padding": self.padding,
+            "data_format": "channels_last",
+            "dilation_rate": (1,) * self.rank,
+            "groups": 1,
             "compress_rate": self.compress_rate,
             "preserve_energy": self.preserve_energy,
             "next_power2": self.next_power2,
@@ -187,6 +190,7 @@ class _SpectralConv(keras.layers.Layer):
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer),
             "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
             "bias_constraint": keras.constraints.serialize(self.bias_constraint),
         })
@@ -198,9 +202,11 @@ class SpectralConv2D(_SpectralConv):
     """2-D convolution in the FFT domain with the highest frequencies dropped.
 
     Args:
-      filters, kernel_size, strides, use_bias, activation, *_initializer,
-        *_regularizer, *_constraint: as ``keras.layers.Conv2D``.
-      padding: "same" or "valid" (as ``tf.nn.conv2d``).
+      filters, kernel_size, strides, padding ("valid" or "same"), use_bias,
+        activation, *_initializer, *_regularizer, *_constraint: as
+        ``keras.layers.Conv2D``, with its defaults.
+      data_format, dilation_rate, groups: accepted so that Conv2D configs load;
+        only "channels_last", 1 and 1 are supported (ValueError otherwise).
       compress_rate: fraction r in [0, 1) of the rfft coefficients dropped,
         highest frequencies first (order in ``tfcompress.spectral.bands``);
         r = 0 equals ``tf.nn.conv2d``. The kept set is fixed at build time and
@@ -227,10 +233,9 @@ class SpectralConv1D(_SpectralConv):
 def conv_factory(rank: int, **spectral_kwargs) -> Callable[..., keras.layers.Layer]:
     """A Conv-signature callable making SpectralConv{rank}D layers with ``spectral_kwargs``.
 
-    The callable takes ``(filters, kernel_size, strides=1, padding="same",
-    use_bias=True, kernel_initializer="glorot_uniform", kernel_regularizer=None,
-    name=None, **kwargs)``, as ``tfcompress.models.build(..., conv_layer=...)``
-    calls it; ``kwargs`` given there override ``spectral_kwargs``.
+    The callable takes the Conv layer's arguments (``filters, kernel_size,
+    strides=1, padding="valid", ...``), as ``tfcompress.models.build(...,
+    conv_layer=...)`` calls it; keywords given there override ``spectral_kwargs``.
     """
     layer_classes = {1: SpectralConv1D, 2: SpectralConv2D}
     if rank not in layer_classes:

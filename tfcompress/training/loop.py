@@ -109,8 +109,7 @@ def train(config: TrainConfig, flags_text: str | None = None,
     with strategy.scope():
         model = build_model(config, info)
         rewiring = sparse_training.dynamic_sparsity(
-            config, epochs.steps_per_epoch(_train_size(config, info), config.batch_size),
-            lambda: _first_batch(config))
+            config, epochs.steps_per_epoch(_train_size(config, info), config.batch_size))
         ckpt = checkpoints.EpochCheckpoint(os.path.join(config.run_dir, "checkpoints"), model,
                                            extra=rewiring.state() if rewiring else None)
         first_epoch = ckpt.restore_latest() if config.resume else 0
@@ -195,14 +194,6 @@ def _prepare_run_dir(config: TrainConfig, flags_text: str | None) -> None:
     if flags_text is not None:
         with open(os.path.join(config.run_dir, "flags.txt"), "w") as f:
             f.write(flags_text)
-
-
-def _first_batch(config: TrainConfig) -> tuple:
-    """The first `batch_size` training examples (RigL's fixed gradient batch)."""
-    examples, _ = tfc_data.examples(config.dataset, "train", data_dir=config.data_dir,
-                                    image_size=config.image_size, labels=config.labels,
-                                    channels=config.channels, limit=config.batch_size)
-    return next(iter(examples.batch(config.batch_size)))
 
 
 def _train_size(config: TrainConfig, info: tfc_data.DatasetInfo) -> int:
