@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Export a trained run as a SavedModel: `bin/export.py --run_dir=runs/demo --portable`."""
+"""Export a trained model: `bin/export.py --run_dir=runs/demo --format=tflite --quantize=int8`.
+
+A SavedModel (`--format=saved_model`, `--portable` for stock TensorFlow) or a TFLite file
+(`--format=tflite`, always portable) with `--quantize` none, dynamic, float16 or int8. int8
+calibrates on the run's own training inputs (or those of `--dataset` for `--model`).
+"""
 import os
 import sys
 
@@ -8,22 +13,56 @@ from absl import flags
 from tfcompress import cli
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("run_dir", None, "Run directory written by bin/train.py.", required=True)
-flags.DEFINE_string("out", None, "SavedModel directory (default: <run_dir>/saved_model[_portable]).")
-flags.DEFINE_bool("portable", False, "Trace custom-op layers on their pure-TF path so stock "
-                  "TensorFlow loads the SavedModel without tfcompress.")
+flags.DEFINE_string("run_dir", None, "Run directory written by bin/train.py or bin/prune.py.")
+flags.DEFINE_string("model", None, "Instead of --run_dir: a saved Keras model (.keras, .h5 or "
+                    "Keras SavedModel directory).")
+flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite"], "What to write.")
+flags.DEFINE_enum("quantize", "none", ["none", "dynamic", "float16", "int8"],
+                  "TFLite quantization (int8: full-integer, calibrated on training inputs).")
+flags.DEFINE_string("output", None, "Output path (default: <run_dir>/saved_model[_portable] or "
+                    "<run_dir>/model[_<quantize>].tflite).")
+flags.DEFINE_alias("out", "output")
+flags.DEFINE_bool("portable", False, "SavedModel: trace custom-op layers on their pure-TF path so "
+                  "stock TensorFlow loads it without tfcompress.")
+flags.DEFINE_string("dataset", None, "With --model: dataset whose training inputs calibrate int8.")
+flags.DEFINE_string("data_dir", None, "With --dataset: its data_dir.")
+flags.DEFINE_integer("image_size", None, "With --dataset: resize images to this size.")
+flags.mark_flags_as_mutual_exclusive(["run_dir", "model"], required=True)
 
 
 def main(argv):
-    """Rebuild the run's model, restore its last good checkpoint and save it."""
+    """Load the run's (or file's) model and write it as the flags say."""
     del argv
-    from tfcompress import export, training
-    out = FLAGS.out or os.path.join(FLAGS.run_dir, "saved_model_portable" if FLAGS.portable else "saved_model")
+    import tf_keras as keras
+
+    from tfcompress import data, export, training
+    quantize = None if FLAGS.quantize == "none" else FLAGS.quantize
     try:
-        model, _ = training.load_run(FLAGS.run_dir)
+        if FLAGS.run_dir:
+            model, inputs = export.load_run(FLAGS.run_dir)
+            base = FLAGS.run_dir
+        else:
+            if not os.path.exists(FLAGS.model):
+                raise FileNotFoundError(f"--model {FLAGS.model!r} not found")
+            model = keras.models.load_model(FLAGS.model)
+            inputs = None if FLAGS.dataset is None else data.load(
+                FLAGS.dataset, "train", data_dir=FLAGS.data_dir, image_size=FLAGS.image_size,
+                shuffle=False).map(lambda x, y: x)
+            base = os.path.dirname(os.path.abspath(FLAGS.model))
     except (FileNotFoundError, training.CheckpointError) as error:
         sys.exit(f"error: {error}")
-    print(f"wrote SavedModel {export.save(model, out, portable=FLAGS.portable)}")
+    if FLAGS.format == "tflite":
+        default = os.path.join(base, f"model{'_' + quantize if quantize else ''}.tflite")
+    else:
+        default = os.path.join(base, "saved_model_portable" if FLAGS.portable else "saved_model")
+    try:
+        path = export.save(model, FLAGS.output or default, format=FLAGS.format, quantize=quantize,
+                           representative_data=inputs if quantize == "int8" else None,
+                           portable=FLAGS.portable)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    print(f"wrote {FLAGS.format} {path} ({os.path.getsize(path) if os.path.isfile(path) else 'dir'}"
+          f"{' bytes' if os.path.isfile(path) else ''})")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,10 @@ flags.DEFINE_integer("final_epochs", 0, "threshold: epochs of retraining the who
 flags.DEFINE_float("finetune_lr", 0.01, "Learning rate while pruning (both methods).")
 flags.DEFINE_enum("finetune_schedule", "constant", ["constant", "step", "cosine"],
                   "tfmot: learning-rate schedule over --epochs while pruning (cosine decays it to zero).")
+flags.DEFINE_enum("quantize", "none", ["none", "int8", "qat"], "Also write model_int8.tflite: "
+                  "int8 post-training, or qat: --qat_epochs of pruning-preserving quantization-aware "
+                  "training first (zeros kept); its size and Interpreter accuracy go in summary.json.")
+flags.DEFINE_integer("qat_epochs", 2, "Epochs of quantization-aware training with --quantize=qat.")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("run_dir", "runs/prune", "Output directory.")
 flags.DEFINE_multi_string("table", None, "Print the README table of these run directories "
@@ -66,6 +70,11 @@ def main(argv):
     print(f"{summary['method']} {summary['model']}: {summary['compression']:.1f}x fewer non-zeros, "
           f"accuracy {summary['dense_accuracy']:.4f} -> {summary['pruned_accuracy']:.4f}, "
           f"CSR file {summary['csr_file_ratio']:.1f}x smaller; outputs in {config.run_dir}")
+    if "tflite_int8_accuracy" in summary:
+        print(f"int8 TFLite ({summary['quantize']}): {summary['tflite_int8_gzip_bytes']:,} bytes gzipped, "
+              f"{summary['tflite_gzip_ratio']:.1f}x smaller than the dense float32 TFLite file "
+              f"(gzipped), Interpreter accuracy {summary['tflite_int8_accuracy']:.4f}; batch-1 "
+              f"latency {summary['int8_latency_us']:.1f} us vs dense float {summary['dense_float_latency_us']:.1f} us")
 
 
 if __name__ == "__main__":

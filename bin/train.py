@@ -49,7 +49,8 @@ flags.DEFINE_float("initial_sparsity_fc", 0.98, "per_kind: initial sparsity of d
 flags.DEFINE_string("keep_dense", "first,last", "Kernel layers left dense: first, last and/or names.")
 flags.DEFINE_integer("update_every", 100, "Steps between mask updates.")
 flags.DEFINE_integer("n_prune_params", 600, "DSR: target number of weights pruned per update.")
-flags.DEFINE_float("rewire_fraction", 0.3, "SET/RigL: fraction of each layer rewired per update.")
+flags.DEFINE_float("rewire_fraction", 0.3, "SET/RigL: fraction of each layer rewired per update "
+                   "(RigL: at the first, decaying by a cosine to 0 at --stop_rewire_epoch).")
 flags.DEFINE_integer("stop_rewire_epoch", None, "Stop rewiring after this epoch (None: never).")
 flags.DEFINE_bool("sub_kernel_granularity", False, "Sparsity per weight; without it conv masks "
                   "keep or drop whole kh x kw kernels.")

@@ -4,7 +4,8 @@ MobileNetV2 and ResNet50 (weights=None, 32x32x3, 10 classes) go through
 spectral.convert, sparsify + RigL, prune_low_magnitude + strip, fold_model +
 FoldDistiller and hebbian.convert; each result is written with
 `export.save(portable=True)` and served by a fresh process that never imports
-tfcompress. ResNet50 is `slow` (`make test-slow`).
+tfcompress. Both are `slow` (`make test-slow`); the default suite puts
+MobileNetV2 through each technique in its own test file.
 """
 import os
 import subprocess
@@ -82,8 +83,8 @@ def _techniques(model, x, y):
     return results
 
 
-@pytest.mark.parametrize("name", [
-    "MobileNetV2", pytest.param("ResNet50", marks=pytest.mark.slow)])
+@pytest.mark.slow  # about 1 min (MobileNetV2) and 2 min (ResNet50); `make test-slow`
+@pytest.mark.parametrize("name", ["MobileNetV2", "ResNet50"])
 def test_application_through_every_technique_and_served_without_tfcompress(name, tmp_path):
     model = _application(name)
     weights = [w.copy() for w in model.get_weights()]

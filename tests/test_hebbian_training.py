@@ -117,6 +117,7 @@ def test_hebbian_flags_need_conv_hebbian():
     TrainConfig(conv="hebbian", hebbian_k2=0.2, hebbian_rewire_every=400).validate()
 
 
+@pytest.mark.slow  # MirroredStrategy (test_mirrored_...) stays in the default suite
 def test_two_workers_rewire_identically(tmp_path):
     # 7 steps of 64 (32 per worker), strengths every step, rewired at steps 3 and 6.
     run = tmp_path / "run"

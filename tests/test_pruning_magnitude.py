@@ -129,6 +129,20 @@ def test_tfmots_own_prune_low_magnitude_accepts_our_layers():
                                                       abs=0.02)
     assert not hasattr(keras.layers.Dense(2), "get_prunable_weights")
 
+    # One strip for every wrapper, nested ones too: tfmot's around our Hebbian MaskedLayer.
+    from tfcompress import sparse
+    assert sparse.strip is pruning.strip
+    hebbian = wrapped.layers[1].layer
+    hebbian.mask.assign(hebbian.mask * (np.arange(4) % 2 == 0))  # the Hebbian mask cuts filters 1, 3
+    expected = wrapped(x, training=False).numpy()
+    stripped = pruning.strip(wrapped)
+    assert [type(layer) for layer in stripped.layers] == [spectral.SpectralConv2D, keras.layers.Conv2D,
+                                                         keras.layers.Flatten, HashedDense]
+    np.testing.assert_allclose(stripped(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+    counted = sparse.stats(wrapped)["layers"]  # one counter: tfmot's masks times the Hebbian one
+    assert counted["prune_low_magnitude_hebbian"]["sparsity"] == pytest.approx(0.75, abs=0.02)
+    assert sparse.stats(stripped)["layers"]["hebbian"] == counted["prune_low_magnitude_hebbian"]
+
 
 def test_a_custom_layer_without_get_prunable_weights_is_named():
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, name="d"), MatMul(3, name="custom")])

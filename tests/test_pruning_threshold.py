@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from tfcompress import data, models, pruning
+from tfcompress import data, models, pruning, sparse
 
 
 @pytest.fixture(scope="module")
@@ -165,14 +165,15 @@ def softmax_mlp(digits):
 
 @pytest.fixture
 def fits(monkeypatch):
-    """Record, for every `fit` call, the optimizer, loss and step count the model trains with
-    (tests clear it once their own model is trained)."""
+    """Record, for every `fit` call, the optimizer, loss and step count the model trains with and
+    its masked layers (tests clear it once their own model is trained)."""
     calls = []
     fit = keras.Model.fit
 
     def spy(self, *args, **kwargs):
         calls.append({"optimizer": self.optimizer, "loss": self.loss,
-                      "iterations": int(self.optimizer.iterations)})
+                      "iterations": int(self.optimizer.iterations),
+                      "masked": [layer.name for layer in sparse.masked_layers(self)]})
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(keras.Model, "fit", spy)
@@ -192,12 +193,14 @@ def test_softmax_model_finetunes_with_its_own_adam_and_loss_and_keeps_accuracy(d
         assert call["optimizer"] is not user_optimizer and call["iterations"] == 0  # fresh each step
         assert call["optimizer"].get_config()["learning_rate"] == pytest.approx(3e-3)
         assert call["loss"] is user_loss and not call["loss"].get_config()["from_logits"]
+        assert call["masked"] == ["fc1"]  # fine-tuned with a forward mask, not re-zeroed weights
     assert history[0]["accuracy"] > 0.9
     accepted = [row for row in history if row["accepted"] and row["group"] == "fc"]
     assert accepted and accepted[-1]["sparsity_fc1"] > 0.3
     assert accepted[-1]["accuracy"] >= history[0]["accuracy"] - 0.02
     assert all(0 <= row["accuracy"] <= 1 for row in history)
     assert type(pruned.optimizer) is keras.optimizers.Adam and pruned.loss is user_loss
+    assert [type(layer) for layer in pruned.layers] == [type(layer) for layer in model.layers]  # stripped
     results = pruned.evaluate(digits[1], verbose=0, return_dict=True)
     assert results["accuracy"] >= history[0]["accuracy"] - 0.02
     assert results["loss"] < 1.0  # on probabilities taken for logits it could not go below log(9 + e) - 1

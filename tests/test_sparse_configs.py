@@ -25,7 +25,7 @@ BUILD = """
         "optimizer": type(model.optimizer).__name__, "momentum": model.optimizer.get_config().get("momentum"),
         "lr": [float(lr(s)) for s in (0, steps // 2, steps // 2 + 1, (3 * steps) // 4 + 1)],
         "method": type(rewiring.method).__name__, "n_prune_params": rewiring.method.n_prune_params,
-        "update_every": rewiring.update_every}
+        "update_every": rewiring.schedule.update_every}
 """
 PAPER = ("configs/sparse_mnist_mlp.flags", "configs/sparse_wrn28_2_cifar10.flags",
          "configs/sparse_resnet50_imagenet.flags")
@@ -86,7 +86,11 @@ SMOKE = {
 }
 
 
-@pytest.mark.parametrize("path", sorted(SMOKE))
+@pytest.mark.parametrize("path", [
+    "configs/sparse_mnist_mlp.flags",
+    # The two CNNs take 10-35 s each: `make test-slow`.
+    pytest.param("configs/sparse_resnet50_imagenet.flags", marks=pytest.mark.slow),
+    pytest.param("configs/sparse_wrn28_2_cifar10.flags", marks=pytest.mark.slow)])
 def test_paper_flagfiles_run_at_smoke_size(path, tmp_path):
     result = run("bin/train.py", f"--flagfile={path}", "--dataset=digits", *SMOKE[path],
                  "--epochs=1", "--update_every=1", "--noaugment", "--noexport", "--verbose=0",

@@ -14,14 +14,14 @@ def counts(model):
 
 
 def context(step=10, **kwargs):
-    return sparse.UpdateContext(step=step, progress=0.0, seed=0, **kwargs)
+    return sparse.UpdateContext(step=step, seed=0, **kwargs)
 
 
 def test_set_drops_the_smallest_magnitudes_and_keeps_each_count():
     model = tiny_model()
     layers = sparse.masked_layers(model)
     before = [(layer.kernel.numpy(), layer.mask.numpy()) for layer in layers]
-    sparse.SET(0.25).update(layers, context())
+    sparse.SET().update(layers, context(drop_fraction=0.25))
     for layer, (kernel, mask) in zip(layers, before):
         new = layer.mask.numpy()
         assert new.sum() == mask.sum()
@@ -47,7 +47,7 @@ def test_rigl_grows_where_the_gradient_is_largest():
         g.ravel()[chosen] = np.linspace(5, 10, n)
         grads.append(tf.constant(g))
         wanted.append(chosen)
-    sparse.RigL(0.3, schedule="constant").update(layers, context(gradients=grads))
+    sparse.RigL().update(layers, context(drop_fraction=0.3, gradients=grads))
     for layer, chosen in zip(layers, wanted):
         new = layer.mask.numpy().ravel()
         assert np.all(new[chosen] == 1)
@@ -76,10 +76,13 @@ def test_rigl_through_the_callback_grows_by_the_current_batch_gradient():
 
 
 def test_rigl_cosine_schedule():
-    rigl = sparse.RigL(0.4)
-    fractions = [rigl.drop_fraction(sparse.UpdateContext(step=0, progress=p, seed=0))
-                 for p in (0.0, 0.5, 1.0)]
-    np.testing.assert_allclose(fractions, [0.4, 0.2, 0.0], atol=1e-12)
+    schedule = sparse.RigL(0.4).default_schedule(update_every=10, stop_step=100)
+    assert type(schedule) is sparse.CosineSchedule
+    fractions = [schedule.fraction(step) for step in (0, 50, 100, 150)]
+    np.testing.assert_allclose(fractions, [0.4, 0.2, 0.0, 0.0], atol=1e-12)
+    assert [schedule.is_update_step(step) for step in (0, 10, 15, 100, 110)] == [
+        False, True, False, True, False]
+    assert sparse.CosineSchedule(0.4, stop_step=None).fraction(10**6) == 0.4  # nothing to decay to
 
 
 def test_dsr_conserves_the_total_and_moves_budget_between_layers():
@@ -145,7 +148,7 @@ def test_regrown_weights_start_at_zero_and_their_slots_are_reset(optimizer):
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     layers = sparse.masked_layers(model)
     old = [l.mask.numpy() for l in layers]
-    sparse.SET(0.5).update(layers, context(optimizer=model.optimizer))
+    sparse.SET().update(layers, context(drop_fraction=0.5, optimizer=model.optimizer))
     for layer, mask in zip(layers, old):
         new = layer.mask.numpy()
         fresh = (new == 1) & (mask == 0)
@@ -163,7 +166,7 @@ def test_big_new_weights_come_from_the_initializer():
     model = tiny_model()
     layers = sparse.masked_layers(model)
     old = [l.mask.numpy() for l in layers]
-    sparse.SET(0.5, big_new_weights=True).update(layers, context())
+    sparse.SET(big_new_weights=True).update(layers, context(drop_fraction=0.5))
     for layer, mask in zip(layers, old):
         fresh = (layer.mask.numpy() == 1) & (mask == 0)
         values = layer.kernel.numpy()[fresh]

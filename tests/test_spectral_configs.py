@@ -63,6 +63,7 @@ def test_full_size_networks_have_the_papers_sizes(built):
     assert 0.75e6 < built[FULL[1]]["params"] < 0.85e6  # DenseNet-BC-100, k = 12: 0.8M
 
 
+@pytest.mark.slow  # the band-limited end-to-end run of the default suite is test_spectral_accuracy
 def test_smoke_flagfile_trains_a_band_limited_resnet(tmp_path):
     result = run("bin/train.py", "--flagfile=configs/spectral_smoke.flags",
                  f"--run_dir={tmp_path}", "--verbose=0")

@@ -1,11 +1,50 @@
-"""SavedModel export with a serving signature, with the custom op or portable without it."""
+"""Export a Keras model for serving: a SavedModel (with the custom op, or portable without it) or
+a TFLite flatbuffer (float, dynamic-range, float16 or full-integer int8), written atomically.
+
+`save(model, path, format="tflite", quantize="int8", representative_data=x)` is the one entry
+point; `tflite_predict` runs an exported file in `tf.lite.Interpreter` the way a deployment would.
+
+TFLite notes:
+- The converter always traces the *portable* path (`pure_tf_path`): SpectralConv layers switch
+  to `implementation="tf"`, so the flatbuffer holds no tfcompress op.
+- Spectral layers compute rfft2d / complex products / irfft2d, which TFLite's builtins lack
+  (and the Flex delegate for select TF ops is not linked into `tf.lite.Interpreter` of the
+  `tensorflow` 2.21 wheel). For TFLite every SpectralConv1D/2D is therefore traced on a
+  real-valued path (`real_spectral_conv`): the same band-limited convolution as separable real
+  DFTs (matmuls with cos/sin tables), a gather of the kept coefficients, one batched real matmul
+  for the complex product and the inverse real DFT read at the output positions only, so the
+  flatbuffer holds builtin ops only (FULLY_CONNECTED, BATCH_MATMUL, GATHER, TRANSPOSE) and
+  matches the layer to float32 rounding. Only a layer with `preserve_energy` (a data-dependent
+  band) keeps its TF ops and is converted with `SELECT_TF_OPS`: that file needs an interpreter
+  built with the Flex delegate.
+- `quantize="int8"` is full-integer quantization: weights *and* activations int8, input and
+  output tensors int8 too (`inference_input_type`/`inference_output_type`), calibrated on
+  `representative_data`. Feed it `round(x / scale + zero_point)` of the input's quantization
+  parameters (`tflite_predict` does this and dequantizes the output).
+- A model whose kernels are at least `SPARSE_THRESHOLD` zeros (pruned, sparse-trained, Hebbian)
+  is converted with `Optimize.EXPERIMENTAL_SPARSITY`, which stores sparse weights in TFLite's
+  sparse tensor format (and lets XNNPACK / the sparse kernels use it where they can).
+"""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator
 
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
+
+FORMATS = ("saved_model", "tflite")
+QUANTIZE = (None, "dynamic", "float16", "int8")
+# Fraction of zero kernel weights from which the converter is asked to store sparse tensors.
+SPARSE_THRESHOLD = 0.5
+# Representative examples used to calibrate int8 activations (the first ones given).
+CALIBRATION_EXAMPLES = 256
 
 
 @contextlib.contextmanager
@@ -22,35 +61,381 @@ def pure_tf_path(model: keras.Model):
             layer.implementation = value
 
 
-def save(model: keras.Model, path: str, portable: bool = False) -> str:
-    """Write `model` as a SavedModel at `path` with a `serving_default` signature.
+def save(model: keras.Model, path: str, format: str = "saved_model", quantize: str | None = None,
+         representative_data=None, portable: bool = False) -> str:
+    """Write `model` for serving at `path` and return the path written.
 
-    The SavedModel holds the variables and one inference function, not the Keras
-    layers' own traced functions, so `tf.saved_model.load(path)` needs no Keras
-    objects. With `portable=True` every custom-op layer is re-traced on its
-    pure-TF path, so stock TensorFlow loads it in a process that never imports
-    tfcompress; otherwise the graph may use the compiled op and the loading
-    process must load its library (importing tfcompress does).
+    Args:
+      model: a built Keras model with one input (plain layers; strip pruning/sparse wrappers first).
+      path: the SavedModel directory, or the `.tflite` file. Its parent directory is created; the
+        result is written to a temporary name beside it and renamed, so a failed export leaves
+        nothing behind (and an existing export at `path` untouched).
+      format: "saved_model" (a `serving_default` signature `inputs` -> `outputs`) or "tflite".
+      quantize: TFLite only. None (float32), "dynamic" (int8 weights, float activations),
+        "float16" (float16 weights) or "int8" (full-integer; needs `representative_data`).
+      representative_data: inputs for int8 calibration: an array (N, *input_shape) or a
+        `tf.data.Dataset` of inputs or of (inputs, labels), batched or not.
+      portable: SavedModel only (TFLite is always portable): trace custom-op layers on their
+        pure-TF path, so stock TensorFlow loads the SavedModel without tfcompress.
+
+    Raises:
+      ValueError: unknown `format`/`quantize`, `quantize` with a SavedModel, int8 without
+        `representative_data`, a model with other than one input, a `path` that cannot be
+        written, or a model the TFLite converter rejects (its message included).
     """
-    if not model.inputs or len(model.inputs) != 1:
-        raise ValueError(f"export needs a built model with one input; {model.name!r} has "
-                         f"{len(model.inputs or [])} inputs")
-    spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], tf.float32, name="inputs")
-    module = tf.Module()
-    module.variables_ = model.variables
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    if quantize not in QUANTIZE:
+        raise ValueError(f"quantize must be one of {QUANTIZE}, got {quantize!r}")
+    if format == "saved_model" and quantize is not None:
+        raise ValueError(f"quantize={quantize!r} applies to format='tflite' only; a SavedModel "
+                         "stores the float model")
+    if quantize == "int8" and representative_data is None:
+        raise ValueError("quantize='int8' needs representative_data (an array or a tf.data.Dataset "
+                         "of model inputs) to calibrate the activations")
+    spec = _input_spec(model)
+    path = os.fspath(path)
+    parent = _writable_parent(path)
+    if format == "saved_model":
+        return _save_saved_model(model, path, parent, spec, portable)
+    calibration = None if quantize != "int8" else _calibration_examples(representative_data, spec)
+    flatbuffer = to_tflite(model, quantize, calibration, spec)
+    if os.path.isdir(path):
+        raise ValueError(f"path {path!r} is a directory; a TFLite export is one file")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(flatbuffer)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    return path
 
-    with pure_tf_path(model) if portable else contextlib.nullcontext():
-        @tf.function(input_signature=[spec])
+
+def to_tflite(model: keras.Model, quantize: str | None = None,
+              calibration: np.ndarray | None = None, spec: tf.TensorSpec | None = None) -> bytes:
+    """The TFLite flatbuffer of `model` (see `save` for `quantize`; `calibration` is an array of
+    int8 calibration inputs). Converted from the pure-TF path; select TF ops only when a spectral
+    layer needs them; `EXPERIMENTAL_SPARSITY` when the kernels are mostly zeros."""
+    spec = spec or _input_spec(model)
+    # Batch 1 in the flatbuffer, resizable in the Interpreter: a fixed shape lets every op be a
+    # builtin (XNNPACK delegates static shapes only).
+    fixed = tf.TensorSpec([1, *spec.shape[1:]], tf.float32, name="inputs")
+    with pure_tf_path(model), real_spectral_path(model) as flex:
+        @tf.function(input_signature=[fixed])
         def serve(inputs):
             return {"outputs": model(inputs, training=False)}
 
-        module.serve = serve
-        concrete = serve.get_concrete_function()
-        os.makedirs(path, exist_ok=True)
-        tf.saved_model.save(module, path, signatures={"serving_default": concrete})
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [serve.get_concrete_function()], model)
+        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if quantize == "int8"
+               else tf.lite.OpsSet.TFLITE_BUILTINS]
+        if flex:  # preserve_energy: a data-dependent band needs TF kernels (Flex delegate)
+            ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+        converter.target_spec.supported_ops = ops
+        optimizations = []
+        if quantize is not None:
+            optimizations.append(tf.lite.Optimize.DEFAULT)
+        if kernel_sparsity(model) >= SPARSE_THRESHOLD:
+            optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+        converter.optimizations = optimizations
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantize == "int8":
+            converter.representative_dataset = lambda: ([x[None]] for x in calibration)
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        try:
+            return converter.convert()
+        except Exception as error:  # the converter raises ConverterError and others
+            raise ValueError(f"TFLite conversion of model {model.name!r} with quantize={quantize!r} "
+                             f"failed: {error}") from error
+
+
+@contextlib.contextmanager
+def real_spectral_path(model: keras.Model):
+    """For the duration, every spectral layer (one with a `plan`) without `preserve_energy`
+    computes on `real_spectral_conv` (builtin TFLite ops); yields the layers left on TF ops."""
+    spectral = [layer for layer in _all_layers(model)
+                if getattr(layer, "plan", None) is not None and hasattr(layer, "implementation")]
+    switched = [layer for layer in spectral if getattr(layer, "preserve_energy", None) is None]
+    for layer in switched:
+        layer.call = functools.partial(_real_spectral_call, layer)  # instance attribute, undone below
+    try:
+        yield [layer for layer in spectral if layer not in switched]
+    finally:
+        for layer in switched:
+            del layer.call
+
+
+def _real_spectral_call(layer: keras.layers.Layer, inputs: tf.Tensor) -> tf.Tensor:
+    """The layer's `call` on the real-valued path (same bias, activation and dtypes)."""
+    outputs = real_spectral_conv(tf.cast(inputs, tf.float32), layer.kernel, layer.plan)
+    if layer.use_bias:
+        outputs = tf.nn.bias_add(outputs, layer.bias)
+    if layer.activation is not None:
+        outputs = layer.activation(outputs)
+    return tf.cast(outputs, layer.compute_dtype)
+
+
+def _phases(frequencies: np.ndarray, positions: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of 2 pi f p / length for every (f, p), from the exact integer phase (float32)."""
+    cycles = (np.multiply.outer(frequencies, positions) % length) / length
+    return np.cos(2 * np.pi * cycles).astype(np.float32), np.sin(2 * np.pi * cycles).astype(np.float32)
+
+
+def _matmul_last(x: tf.Tensor, table: np.ndarray) -> tf.Tensor:
+    """`x` (..., a) times the constant (a, b) table, as one 2-D matmul (TFLite FULLY_CONNECTED)."""
+    shape = tf.shape(x)
+    y = tf.matmul(tf.reshape(x, [-1, table.shape[0]]), tf.constant(table))
+    return tf.reshape(y, tf.concat([shape[:-1], [table.shape[1]]], axis=0))
+
+
+def real_spectral_conv(x: tf.Tensor, kernel: tf.Tensor, plan) -> tf.Tensor:
+    """`fft_conv.apply_plan(x, kernel, plan)` (without preserve_energy) in real arithmetic.
+
+    x (N, *spatial, C) float32, kernel (*k, C, F), rank 1 or 2. The rfft of the zero-padded x is
+    a real DFT along the last spatial axis (half spectrum) then, for 2-D, a complex DFT along the
+    first, each a matmul with cos/sin tables; the kept coefficients are gathered; the kernel's
+    spectrum at them is the direct DFT of `fft_conv.kernel_spectrum` (its 'same' tap shift
+    included); `sum_c x * conj(w)` is one batched matmul of [re, im] blocks; the inverse DFTs
+    are evaluated at the strided output positions only (the irfft's Hermitian weights 1/2/1).
+    """
+    rank = len(plan.fft_shape)
+    if rank not in (1, 2):
+        raise ValueError(f"real_spectral_conv supports 1-D and 2-D plans, got fft_shape {plan.fft_shape}")
+    fft, half = plan.fft_shape, plan.fft_shape[-1] // 2 + 1
+    channels, filters = kernel.shape[-2], kernel.shape[-1]
+    batch = tf.shape(x)[0]
+    spatial = x.shape[1:-1]
+    # Forward: (N, C, *spatial); real DFT along the last axis -> (.., half).
+    xt = tf.transpose(x, [0, rank + 1, *range(1, rank + 1)])
+    cos, sin = _phases(np.arange(spatial[-1]), np.arange(half), fft[-1])
+    real, imag = _matmul_last(xt, cos), -_matmul_last(xt, sin)
+    if rank == 2:  # complex DFT along the first spatial axis, on (N, C, half, H)
+        real, imag = (tf.transpose(t, [0, 1, 3, 2]) for t in (real, imag))
+        cos, sin = _phases(np.arange(spatial[0]), np.arange(fft[0]), fft[0])
+        real, imag = (_matmul_last(real, cos) + _matmul_last(imag, sin),
+                      _matmul_last(imag, cos) - _matmul_last(real, sin))
+        real, imag = (tf.transpose(t, [0, 1, 3, 2]) for t in (real, imag))  # (N, C, Lh, half)
+    real, imag = (tf.gather(tf.reshape(t, [batch, channels, -1]), plan.kept, axis=2)
+                  for t in (real, imag))
+    # Kernel spectrum at the kept coefficients (fft_conv.kernel_spectrum), (Kk, C, F) each.
+    cycles = 0.0
+    frequencies = plan.kept_frequencies()
+    taps = kernel.shape[:rank]
+    for axis in range(rank):
+        tap = np.arange(taps[axis]) - plan.pads[axis][0]
+        shape = [-1 if a == axis else 1 for a in range(rank)]
+        cycles = cycles + (np.multiply.outer(frequencies[axis], tap.reshape(shape)) % fft[axis]) / fft[axis]
+    angle = (-2 * np.pi * np.reshape(cycles, [plan.kept.size, -1])).T  # (prod(k), Kk)
+    flat = tf.reshape(tf.transpose(kernel, [rank + 1, rank, *range(rank)]), [filters * channels, -1])
+    w_re = tf.reshape(tf.matmul(flat, tf.constant(np.cos(angle).astype(np.float32))),
+                      [filters, channels, -1])
+    w_im = tf.reshape(tf.matmul(flat, tf.constant(np.sin(angle).astype(np.float32))),
+                      [filters, channels, -1])
+    w_re, w_im = (tf.transpose(t, [2, 1, 0]) for t in (w_re, w_im))
+    # y = sum_c x * conj(w): [xr xi] @ [[wr, -wi], [wi, wr]], batched over the kept coefficients.
+    blocks = tf.concat([tf.concat([w_re, -w_im], 2), tf.concat([w_im, w_re], 2)], 1)  # (Kk, 2C, 2F)
+    xk = tf.transpose(tf.concat([real, imag], 1), [2, 0, 1])  # (Kk, N, 2C)
+    yk = tf.transpose(tf.matmul(xk, blocks), [1, 2, 0])  # (N, 2F, Kk)
+    # Back to the full half spectrum: dropped coefficients read an appended zero.
+    yk = tf.gather(tf.pad(yk, [[0, 0], [0, 0], [0, 1]]), plan.scatter_index, axis=2)
+    real, imag = yk[:, :filters], yk[:, filters:]
+    outputs = [np.arange(n) * s for n, s in zip(plan.output_shape, plan.strides)]
+    if rank == 2:  # inverse complex DFT along the first axis, at the output rows only
+        real, imag = (tf.transpose(tf.reshape(t, [batch, filters, fft[0], half]), [0, 1, 3, 2])
+                      for t in (real, imag))
+        cos, sin = _phases(np.arange(fft[0]), outputs[0], fft[0])
+        cos, sin = cos / fft[0], sin / fft[0]
+        real, imag = (_matmul_last(real, cos) - _matmul_last(imag, sin),
+                      _matmul_last(real, sin) + _matmul_last(imag, cos))
+        real, imag = (tf.transpose(t, [0, 1, 3, 2]) for t in (real, imag))  # (N, F, outH, half)
+    # Inverse real DFT along the last axis at the output columns: weights 1 (DC, Nyquist) or 2.
+    weights = np.full(half, 2.0, np.float32)
+    weights[0] = 1.0
+    if fft[-1] % 2 == 0:
+        weights[-1] = 1.0
+    cos, sin = _phases(np.arange(half), outputs[-1], fft[-1])
+    scale = (weights / fft[-1])[:, None]
+    y = _matmul_last(real, cos * scale) - _matmul_last(imag, sin * scale)  # (N, F, *output)
+    return tf.transpose(y, [0, *range(2, rank + 2), 1])
+
+
+def tflite_predict(path_or_bytes: str | bytes, inputs: np.ndarray, num_threads: int = 1) -> np.ndarray:
+    """Outputs of the TFLite model at `path_or_bytes` on `inputs` (float), one example at a time
+    in `tf.lite.Interpreter`, quantizing int8 inputs and dequantizing int8 outputs."""
+    interpreter = tflite_interpreter(path_or_bytes, num_threads)
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    results = []
+    for x in np.asarray(inputs, np.float32):
+        interpreter.set_tensor(inp["index"], quantize_input(x[None], inp))
+        interpreter.invoke()
+        results.append(dequantize_output(interpreter.get_tensor(out["index"]), out)[0])
+    return np.stack(results)
+
+
+def tflite_interpreter(path_or_bytes: str | bytes, num_threads: int = 1) -> tf.lite.Interpreter:
+    """An allocated `tf.lite.Interpreter` of a TFLite file (path) or flatbuffer (bytes)."""
+    source = ({"model_content": path_or_bytes} if isinstance(path_or_bytes, bytes)
+              else {"model_path": os.fspath(path_or_bytes)})
+    with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated" (still the TF wheel's)
+        warnings.simplefilter("ignore", UserWarning)
+        interpreter = tf.lite.Interpreter(**source, num_threads=num_threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
+    """`x` in the dtype of the input tensor `detail` (int8: x / scale + zero point, rounded)."""
+    if detail["dtype"] == np.float32:
+        return x.astype(np.float32)
+    scale, zero = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])
+
+
+def dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
+    """Float values of the output tensor `y` described by `detail`."""
+    if detail["dtype"] == np.float32:
+        return y
+    scale, zero = detail["quantization"]
+    return (y.astype(np.float32) - zero) * scale
+
+
+def kernel_sparsity(model: keras.Model) -> float:
+    """Fraction of zeros over every `kernel` weight of the model's layers (0 without kernels)."""
+    zeros = total = 0
+    for layer in _all_layers(model):
+        for weight in layer.weights:
+            if weight.name.split("/")[-1].startswith("kernel") and weight.dtype.is_floating:
+                values = weight.numpy()
+                zeros += int(values.size - np.count_nonzero(values))
+                total += values.size
+    return zeros / total if total else 0.0
+
+
+def _input_spec(model: keras.Model) -> tf.TensorSpec:
+    if not model.inputs or len(model.inputs) != 1:
+        raise ValueError(f"export needs a built model with one input; {model.name!r} has "
+                         f"{len(model.inputs or [])} inputs")
+    return tf.TensorSpec([None, *model.inputs[0].shape[1:]], tf.float32, name="inputs")
+
+
+def _writable_parent(path: str) -> str:
+    """The directory that will hold `path`, created if needed; ValueError if it cannot be written."""
+    if not path:
+        raise ValueError("export path is empty")
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot write {path!r}: its directory {parent!r} cannot be created "
+                         f"({error.strerror or error})") from error
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {path!r}: directory {parent!r} is not writable")
+    return parent
+
+
+def _save_saved_model(model: keras.Model, path: str, parent: str, spec: tf.TensorSpec,
+                      portable: bool) -> str:
+    """The SavedModel (see `save`), written to a temporary directory beside `path`, then moved."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"path {path!r} is a file; a SavedModel is a directory")
+    module = tf.Module()
+    module.variables_ = model.variables
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+    old = None
+    try:
+        with pure_tf_path(model) if portable else contextlib.nullcontext():
+            @tf.function(input_signature=[spec])
+            def serve(inputs):
+                return {"outputs": model(inputs, training=False)}
+
+            module.serve = serve
+            concrete = serve.get_concrete_function()
+            tf.saved_model.save(module, tmp, signatures={"serving_default": concrete})
+        if os.path.isdir(path):  # replace an earlier export only once the new one is complete
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".old", dir=parent)
+            os.replace(path, os.path.join(old, "model"))
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not os.path.exists(path):
+            os.replace(os.path.join(old, "model"), path)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     return path
+
+
+def _calibration_examples(data, spec: tf.TensorSpec) -> np.ndarray:
+    """Up to CALIBRATION_EXAMPLES single inputs (float32, the model's input shape) from `data`."""
+    shape = tuple(spec.shape[1:])
+    found: list[np.ndarray] = []
+    for item in _iterate(data):
+        if isinstance(item, (tuple, list)):  # (inputs, labels[, weights])
+            item = item[0]
+        if isinstance(item, dict):
+            raise ValueError("representative_data yields dicts; give the model's inputs "
+                             "(an array or a dataset of arrays or (inputs, labels))")
+        x = np.asarray(item, np.float32)
+        if x.shape == shape:
+            x = x[None]
+        if x.shape[1:] != shape:
+            raise ValueError(f"representative_data has examples of shape {x.shape[1:]}; "
+                             f"the model's input is {shape}")
+        found.extend(x)
+        if len(found) >= CALIBRATION_EXAMPLES:
+            break
+    if not found:
+        raise ValueError("representative_data is empty; int8 calibration needs inputs")
+    return np.stack(found[:CALIBRATION_EXAMPLES])
+
+
+def _iterate(data) -> Iterator:
+    if isinstance(data, tf.data.Dataset):
+        return data.take(CALIBRATION_EXAMPLES).as_numpy_iterator()
+    if isinstance(data, (np.ndarray, tf.Tensor)):
+        return iter([np.asarray(data)])
+    if isinstance(data, Iterable):
+        return iter(data)
+    raise ValueError(f"representative_data must be an array or a tf.data.Dataset of inputs, "
+                     f"got {type(data).__name__}")
 
 
 def _all_layers(model: keras.layers.Layer):
     """Every layer nested in `model`, wrappers' inner layers included."""
     return [layer for layer in model._flatten_layers(include_self=False, recursive=True)]
+
+
+def load_run(run_dir: str) -> tuple[keras.Model, tf.data.Dataset]:
+    """The model of a run directory and the inputs it was trained on (for int8 calibration).
+
+    A run of `bin/train.py` is restored from its newest good checkpoint; a run of `bin/prune.py`
+    is its dense model (the baseline it started from) with the pruned weights of its
+    weights_csr.npz. Raises FileNotFoundError / training.CheckpointError naming what is missing.
+    """
+    import json
+
+    from tfcompress import data as tfc_data
+    from tfcompress import training
+    from tfcompress.pruning import csr
+    weights = os.path.join(run_dir, "weights_csr.npz")
+    config_path = os.path.join(run_dir, "config.json")
+    if os.path.exists(weights) and os.path.exists(config_path):  # a pruning run
+        with open(config_path) as f:
+            config = json.load(f)
+        model, _ = training.load_run(config.get("checkpoint") or os.path.join(run_dir, "baseline"))
+        csr.from_csr(weights, model)
+    else:
+        model, train_config = training.load_run(run_dir)
+        config = vars(train_config)
+    inputs = tfc_data.load(config["dataset"], "train", data_dir=config.get("data_dir"),
+                           image_size=config.get("image_size"), labels=config.get("labels"),
+                           channels=config.get("channels"), limit=config.get("limit"),
+                           batch_size=64, shuffle=False)
+    return model, inputs.map(lambda x, y: x)

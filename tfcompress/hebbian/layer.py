@@ -9,7 +9,8 @@ and `strip` work on these layers too. What this layer adds:
   steps cost one counter increment;
 - `rewire()`: per (c, f) kernel slice, the strongest `k1` connections keep
   their weights, ranks `k1..k2` are re-initialised from the kernel initializer,
-  the rest are disconnected (weight and optimizer slots zeroed); strengths
+  the rest are disconnected (weight and optimizer slots zeroed), through the
+  sparse methods' own apply path (`tfcompress.sparse.rewiring`); strengths
   reset. The `HebbianRewiring` callback calls it every `rewire_every` steps;
   a layer trained past a due rewiring without it prints a warning (once).
 
@@ -37,8 +38,7 @@ import tf_keras as keras
 from tfcompress.conv_dropin import check_conv_arguments
 from tfcompress.hebbian.coactivation import coactivation, normalise_padding
 from tfcompress.sparse.masks import MaskedLayer
-from tfcompress.sparse.methods import MaskMethod, UpdateContext
-from tfcompress.sparse.slots import optimizer_slots
+from tfcompress.sparse.rewiring import NEW_WEIGHTS_DRAW, apply_rewiring, stateless_seed
 
 # Conv2D arguments this layer forwards to (and serialises from) its inner Conv2D.
 CONV_ARGUMENTS = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
@@ -215,16 +215,10 @@ class HebbianSparseConv2D(MaskedLayer):
         """
         kept, connected = self.counts
         ranks = slice_ranks(tf.convert_to_tensor(self.strengths))
-        keep, connect = ranks < kept, ranks < connected
         count = int(self.step.numpy()) // self.rewire_every
-        # The sparse methods' seeded draw of the kernel initializer (a "big new weight").
-        start = MaskMethod(big_new_weights=True).new_weights(
-            self, zlib.crc32(self.name.encode()) % (1 << 20),
-            UpdateContext(step=count, progress=0.0, seed=self.seed))
-        self.kernel.assign(tf.where(keep, self.kernel, tf.where(connect, start, 0.0)))
-        self.mask.assign(tf.cast(connect, self.mask.dtype))
-        for slot in optimizer_slots(optimizer, self.kernel) if optimizer else []:
-            slot.assign(tf.where(keep, slot, tf.zeros_like(slot)))
+        seed = stateless_seed(self.seed, zlib.crc32(self.name.encode()) % (1 << 20), NEW_WEIGHTS_DRAW,
+                              count)
+        apply_rewiring(self, ranks < kept, (ranks >= kept) & (ranks < connected), optimizer, seed)
         self.strengths.assign(tf.zeros_like(self.strengths))
         self.rewires.assign(count)
 

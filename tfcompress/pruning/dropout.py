@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-import numpy as np
 import tf_keras as keras
 
 from tfcompress.pruning.graph import inbound
+from tfcompress.sparse.stats import stats
 
 
 def dropout_sources(model: keras.Model) -> dict[str, str]:
@@ -34,10 +34,11 @@ def dropout_sources(model: keras.Model) -> dict[str, str]:
 
 
 def kept_fractions(model: keras.Model, original_nonzeros: Mapping[str, int]) -> dict[str, float]:
-    """C_r / C_o of every Dropout layer: the non-zeros now left in the kernel that feeds it,
-    over `original_nonzeros` of that layer (by layer name)."""
-    by_name = {layer.name: layer for layer in model.layers}
-    return {dropout: np.count_nonzero(by_name[source].kernel.numpy()) / original_nonzeros[source]
+    """C_r / C_o of every Dropout layer: the connections now left in the kernel that feeds it
+    (`tfcompress.sparse.stats`: a masked kernel's mask), over `original_nonzeros` of that layer
+    (by layer name)."""
+    counts = stats(model)["layers"]
+    return {dropout: counts[source]["nonzeros"] / original_nonzeros[source]
             for dropout, source in dropout_sources(model).items() if source in original_nonzeros}
 
 

@@ -20,8 +20,11 @@ from tfcompress import export, models, training
 from tfcompress.training import optim
 from tfcompress.pruning import csr, figures, magnitude, surgery
 from tfcompress.pruning.threshold import ThresholdPruner, parse_groups
+from tfcompress.sparse.stats import nonzeros as count_nonzeros
+from tfcompress.sparse.strip import strip
 
 METHODS = ("tfmot", "threshold")
+QUANTIZE = ("none", "int8", "qat")  # none; int8 post-training; QAT (pruning-preserving) then int8
 FINETUNE_SCHEDULES = ("constant", "step", "cosine")  # of tfmot's training while pruning, over --epochs
 SUMMARY = "summary.json"
 
@@ -57,11 +60,15 @@ class PruneConfig:
     layers: str = ""  # tfmot: comma-separated layers to prune; empty: every prunable layer
     seed: int = 0
     run_dir: str = "runs/prune"
+    quantize: str = "none"
+    qat_epochs: int = 2
 
     def validate(self) -> "PruneConfig":
         """Raise ValueError/FileNotFoundError naming the first bad setting, before any work."""
         if self.method not in METHODS:
             raise ValueError(f"--method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        if self.quantize not in QUANTIZE:
+            raise ValueError(f"--quantize must be one of {', '.join(QUANTIZE)}; got {self.quantize!r}")
         if self.finetune_schedule not in FINETUNE_SCHEDULES:
             raise ValueError(f"--finetune_schedule must be one of {', '.join(FINETUNE_SCHEDULES)}; "
                              f"got {self.finetune_schedule!r}")
@@ -126,12 +133,6 @@ def _run_config(run_dir: str) -> training.TrainConfig:
         return training.TrainConfig.from_json(f.read())
 
 
-def _count(model: keras.Model) -> tuple[int, int]:
-    """(parameters, non-zero parameters) of all weights."""
-    values = [w.numpy() for w in model.weights]
-    return sum(v.size for v in values), sum(int(np.count_nonzero(v)) for v in values)
-
-
 def _kernels(model: keras.Model) -> dict[str, np.ndarray]:
     return {layer.name: layer.kernel.numpy() for layer in model.layers
             if magnitude.prunable_weights(layer)}
@@ -169,7 +170,7 @@ def run(config: PruneConfig) -> dict:
                         metrics=["accuracy"])
         wrapped.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0,
                     callbacks=[*magnitude.callbacks(config.run_dir), keras.callbacks.CSVLogger(metrics)])
-        pruned = magnitude.strip(wrapped)
+        pruned = strip(wrapped)
     else:
         pruned, history = config.pruner().run(model, train_ds, val_ds)
         with open(metrics, "w", newline="") as f:
@@ -187,7 +188,7 @@ def run(config: PruneConfig) -> dict:
     report.to_csv(os.path.join(out, "csr_report.csv"))
     print(report, flush=True)
     export.save(pruned, os.path.join(out, "saved_model"), portable=True)
-    params, nonzeros = _count(pruned)
+    nonzeros, params = count_nonzeros(pruned.weights)
     summary = {"method": config.method, "model": config.model, "dataset": config.dataset,
                "params": params, "nonzeros": nonzeros, "compression": params / nonzeros,
                "dense_accuracy": float(dense_accuracy), "pruned_accuracy": float(accuracy),
@@ -195,9 +196,41 @@ def run(config: PruneConfig) -> dict:
                "csr_file_ratio": report.file_ratio,
                "units_after_surgery": _units_after_surgery(pruned),
                "layer_sparsity": magnitude.sparsity(pruned)}
+    if config.quantize != "none":
+        summary.update(_quantized(config, model, pruned, train_ds, val_ds))
     with open(os.path.join(out, SUMMARY), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def _quantized(config: PruneConfig, dense: keras.Model, pruned: keras.Model, train_ds, val_ds) -> dict:
+    """int8 TFLite file of the pruned model (model_int8.tflite): post-training, or after
+    `qat_epochs` of pruning-preserving QAT; its size (raw, gzipped) and accuracy in the
+    Interpreter, and, measured in this process, the dense model's float32 TFLite file and the
+    batch-1 Interpreter latencies (1 thread) of both."""
+    import gzip
+
+    from tfcompress import quantize
+    from tfcompress.reports.tflite import latency_us
+    dense_file = export.to_tflite(dense)
+    model = pruned
+    if config.quantize == "qat":
+        model = quantize.quantize_model(pruned, preserve_sparsity=True)
+        model.compile(optimizer=keras.optimizers.SGD(config.finetune_lr, momentum=0.9),
+                      loss=pruned.loss, metrics=["accuracy"])
+        model.fit(train_ds, epochs=config.qat_epochs, verbose=0)
+    path = export.save(model, os.path.join(config.run_dir, "model_int8.tflite"), format="tflite",
+                       quantize="int8", representative_data=train_ds.map(lambda x, y: x))
+    x, y = map(np.concatenate, zip(*val_ds.as_numpy_iterator()))
+    accuracy = float(np.mean(np.argmax(export.tflite_predict(path, x), -1) == y))
+    with open(path, "rb") as f:
+        raw = f.read()
+    dense_gzip = len(gzip.compress(dense_file, 9))
+    return {"quantize": config.quantize, "tflite_int8_bytes": len(raw),
+            "tflite_int8_gzip_bytes": len(gzip.compress(raw, 9)), "tflite_int8_accuracy": accuracy,
+            "tflite_dense_float_bytes": len(dense_file), "tflite_dense_float_gzip_bytes": dense_gzip,
+            "tflite_gzip_ratio": dense_gzip / len(gzip.compress(raw, 9)),
+            "dense_float_latency_us": latency_us(dense_file), "int8_latency_us": latency_us(raw)}
 
 
 def _units_after_surgery(model: keras.Model) -> dict[str, int] | None:

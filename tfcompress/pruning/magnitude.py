@@ -5,7 +5,7 @@ Everything here is tensorflow-model-optimization's own machinery
 `PruningSummaries`); this module only chooses which layers to wrap (nested
 models included, through `tfcompress.rewrite`), validates the schedule before
 any work, prunes depthwise kernels, which tfmot's registry leaves dense, and
-strips the wrappers everywhere.
+leaves stripping to the one `tfcompress.sparse.strip` (also `tfcompress.pruning.strip`).
 
 Which weights are pruned (`prunable_weights`): a layer's own
 `get_prunable_weights()` (tfmot's `PrunableLayer` protocol, which
@@ -34,7 +34,9 @@ import tf_keras as keras
 from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import PruneLowMagnitude
 
-from tfcompress.rewrite import all_layers, check_model, convert_layers, plain_copy, rewrite
+from tfcompress.rewrite import all_layers, convert_layers, plain_copy
+from tfcompress.sparse.masks import unwrap
+from tfcompress.sparse.stats import sparsity_of
 
 _sparsity = tfmot.sparsity.keras
 
@@ -47,8 +49,10 @@ class PrunableDepthwiseConv2D(keras.layers.DepthwiseConv2D):
     """DepthwiseConv2D whose depthwise kernel tfmot prunes (its registry lists no weight for it).
 
     `prune_low_magnitude` wraps this copy of a DepthwiseConv2D; `strip` gives
-    back a plain DepthwiseConv2D.
+    back a plain one, its `stripped_class`.
     """
+
+    stripped_class = keras.layers.DepthwiseConv2D
 
     def get_prunable_weights(self) -> list[tf.Variable]:
         """The depthwise kernel."""
@@ -169,41 +173,17 @@ def callbacks(run_dir: str | None = None) -> list[keras.callbacks.Callback]:
     return found
 
 
-def strip(model: keras.Model) -> keras.Model:
-    """A plain Keras copy of `model`: every pruning wrapper (nested ones too) replaced by its layer
-    with the masked weights zero (a DepthwiseConv2D again for a pruned DepthwiseConv2D).
-
-    Ours rather than tfmot's `strip_pruning`, which would give back our
-    PrunableDepthwiseConv2D. The input model is not changed.
-    """
-    check_model(model, "pruning.strip")
-
-    def replace(layer: keras.layers.Layer) -> keras.layers.Layer | None:
-        if not isinstance(layer, PruneLowMagnitude):
-            return None
-        if isinstance(layer.layer, PrunableDepthwiseConv2D):
-            return keras.layers.DepthwiseConv2D.from_config(layer.layer.get_config())
-        return plain_copy(layer.layer)
-
-    def transfer(wrapper: PruneLowMagnitude, plain: keras.layers.Layer) -> None:
-        masks = {weight.ref(): mask for weight, mask, _ in wrapper.pruning_vars}
-        plain.set_weights([(weight * masks[weight.ref()]).numpy() if weight.ref() in masks
-                           else weight.numpy() for weight in wrapper.layer.weights])
-
-    return rewrite(model, replace, transfer)
-
-
 def sparsity(model: keras.Model) -> dict[str, float]:
     """Fraction of zeros in the prunable weights of every layer that has some, by layer name.
 
-    Nested models' layers included. Works on wrapped and stripped models (a
-    wrapper reports its inner layer's weights).
+    Nested models' layers included. Works on wrapped and stripped models: a
+    wrapper (tfmot's, or a MaskedLayer) reports its inner layer's weights,
+    counted by its masks (`tfcompress.sparse.stats`' counting).
     """
     result = {}
     for layer in all_layers(model):
-        inner = layer.layer if isinstance(layer, PruneLowMagnitude) else layer
+        inner, masks = unwrap(layer)
         weights = prunable_weights(inner)
         if weights:
-            values = tf.concat([tf.reshape(w, [-1]) for w in weights], 0)
-            result[inner.name] = float(tf.reduce_mean(tf.cast(values == 0, tf.float32)))
+            result[inner.name] = sparsity_of(masks.get(w.ref(), w) for w in weights)
     return result

@@ -7,8 +7,9 @@ connected layers), with q = start_q, start_q + step_q, ...:
    std is taken over the layer's whole current kernel (pruned zeros included,
    as Han et al.'s Caffe code does over the weight blob);
 2. lower the dropout rates as D * sqrt(C_kept / C_orig) (`dropout.py`);
-3. fine-tune for `finetune_epochs` with every layer outside the group frozen
-   and the masks re-applied after every step, so pruned weights stay zero;
+3. fine-tune for `finetune_epochs` with every layer outside the group frozen;
+   the pruned layers are `tfcompress.sparse.MaskedLayer`s (forward with
+   `kernel * mask`), so pruned weights get no gradient and stay zero;
 4. if the accuracy is more than `max_drop` below the dense model's, undo the
    step and go on with the next group; else keep it and raise q.
 
@@ -19,7 +20,9 @@ the whole pruned network.
 Training uses the loss, optimizer and metrics the model was compiled with (or
 the pruner's `loss=`, `optimizer=`, `metrics=` when given): every compile gets
 a fresh optimizer of the same class and config, so its slots and step count
-start from zero. The input model is never changed: the pruner works on a clone.
+start from zero. The input model is never changed: the pruner works on a copy
+(`tfcompress.rewrite`) whose pruned layers are wrapped, and returns it
+stripped (`tfcompress.sparse.strip`): a plain Keras model with the zeros in place.
 """
 from __future__ import annotations
 
@@ -32,6 +35,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress.pruning import dropout as dropout_adjustment
+from tfcompress.rewrite import check_model, plain_copy, rewrite
+from tfcompress.sparse.masks import MaskedLayer
+from tfcompress.sparse.stats import stats
+from tfcompress.sparse.strip import strip
 from tfcompress.training import optim
 
 
@@ -54,30 +61,6 @@ def threshold_mask(kernel: np.ndarray, q: float, mask: np.ndarray | None = None)
     kernel = np.asarray(kernel)
     keep = np.abs(kernel) >= q * np.std(kernel)
     return keep if mask is None else keep & mask
-
-
-class KeepMasks(keras.callbacks.Callback):
-    """Zero the pruned weights after every training step (and before the first one).
-
-    Our own callback rather than tfmot's wrapper, whose masks come from its
-    magnitude schedule: here the masks are the std thresholds' and the model
-    stays a plain Keras model.
-    """
-
-    def __init__(self, masks: Sequence[tuple[tf.Variable, np.ndarray]]):
-        super().__init__()
-        self.masks = [(variable, tf.constant(mask, variable.dtype)) for variable, mask in masks]
-
-    def apply(self) -> None:
-        """Multiply every kernel by its mask."""
-        for variable, mask in self.masks:
-            variable.assign(variable * mask)
-
-    def on_train_begin(self, logs=None):
-        self.apply()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.apply()
 
 
 @dataclasses.dataclass
@@ -156,19 +139,21 @@ class ThresholdPruner:
 
     def run(self, model: keras.Model, train_ds: tf.data.Dataset,
             val_ds: tf.data.Dataset) -> tuple[keras.Model, list[dict]]:
-        """Prune a copy of `model` group by group; return the copy and one history row per step.
+        """Prune a copy of `model` group by group; return it and one history row per step.
 
-        `model` itself (weights, dropout rates, trainable flags, compile state) is left as it is.
+        The copy comes back as a plain Keras model (no wrappers, pruned weights zero), compiled
+        with the training setup. `model` itself (weights, dropout rates, trainable flags,
+        compile state) is left as it is.
         A row: group, step, q, accuracy_pruned (before fine-tuning),
         accuracy (after), accepted, and the sparsity of every pruned layer.
         """
         self.check(model)
         setup = self.training_setup(model)
-        model = _copy(model)
-        layers = {layer.name: layer for layer in model.layers}
         pruned = [n for names in self.groups.values() for n in names]
-        masks = {n: layers[n].kernel.numpy() != 0 for n in pruned}
-        nonzeros = {n: int(mask.sum()) for n, mask in masks.items()}
+        model = _masked_copy(model, pruned)
+        layers = {layer.name: layer for layer in model.layers}
+        counts = stats(model)["layers"]
+        nonzeros = {n: counts[n]["nonzeros"] for n in pruned}
         rates = {layer.name: layer.rate for layer in model.layers
                  if isinstance(layer, keras.layers.Dropout)}
         trainable = {n: layer.trainable for n, layer in layers.items()}
@@ -181,16 +166,15 @@ class ThresholdPruner:
                     layer.trainable = trainable[n] and n in names
                 q = self.start_q
                 for step in range(1, self.max_steps + 1):
-                    snapshot = model.get_weights()
-                    candidate = {n: threshold_mask(layers[n].kernel.numpy(), q, masks[n]) for n in names}
-                    keep = KeepMasks([(layers[n].kernel, candidate[n]) for n in names])
-                    keep.apply()
+                    snapshot = model.get_weights()  # masks included
+                    for n in names:
+                        _prune(layers[n], q)
                     dropout_adjustment.adjust_dropout(
                         model, dropout_adjustment.kept_fractions(model, nonzeros), rates)
                     self._compile(model, setup)
                     pruned_accuracy = self._accuracy(model, val_ds, setup)
                     if self.finetune_epochs:
-                        model.fit(train_ds, epochs=self.finetune_epochs, callbacks=[keep], verbose=0)
+                        model.fit(train_ds, epochs=self.finetune_epochs, verbose=0)
                     accuracy = self._accuracy(model, val_ds, setup)
                     accepted = accuracy >= baseline - self.max_drop
                     history.append(self._row(group, step, q, pruned_accuracy, accuracy, accepted,
@@ -198,17 +182,17 @@ class ThresholdPruner:
                     if not accepted:
                         model.set_weights(snapshot)
                         break
-                    masks.update(candidate)
                     q += self.step_q
             if self.final_epochs:
-                history.append(self._retrain(model, train_ds, val_ds, masks, trainable, pruned, setup))
+                history.append(self._retrain(model, train_ds, val_ds, trainable, pruned, setup))
         finally:
             for n, layer in layers.items():
                 layer.trainable = trainable[n]
             dropout_adjustment.adjust_dropout(model, dropout_adjustment.kept_fractions(model, nonzeros),
                                               rates)
-            self._compile(model, setup)
-        return model, history
+        plain = strip(model)
+        self._compile(plain, setup)
+        return plain, history
 
     def training_setup(self, model: keras.Model) -> dict:
         """{"loss", "optimizer", "metrics"} to fine-tune `model` with: the pruner's, else the model's.
@@ -255,8 +239,7 @@ class ThresholdPruner:
         return config
 
     def _retrain(self, model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
-                 masks: Mapping[str, np.ndarray], trainable: Mapping[str, bool], pruned: Sequence[str],
-                 setup: dict) -> dict:
+                 trainable: Mapping[str, bool], pruned: Sequence[str], setup: dict) -> dict:
         """Retrain every layer for `final_epochs`, masks kept, lr decaying to zero; the history row."""
         layers = {layer.name: layer for layer in model.layers}
         for n, layer in layers.items():
@@ -266,8 +249,7 @@ class ThresholdPruner:
         initial = _initial_learning_rate(self._optimizer_config(setup["optimizer"]))
         self._compile(model, setup, None if initial is None else
                       optim.learning_rate(initial, "cosine", steps))
-        model.fit(train_ds, epochs=self.final_epochs, verbose=0,
-                  callbacks=[KeepMasks([(layers[n].kernel, masks[n]) for n in pruned])])
+        model.fit(train_ds, epochs=self.final_epochs, verbose=0)
         return self._row("final", 0, 0.0, before, self._accuracy(model, val_ds, setup), True, model,
                          pruned)
 
@@ -295,25 +277,38 @@ class ThresholdPruner:
     @staticmethod
     def _row(group: str, step: int, q: float, pruned_accuracy: float, accuracy: float,
              accepted: bool, model: keras.Model, pruned: Sequence[str]) -> dict:
-        layers = {layer.name: layer for layer in model.layers}
+        counts = stats(model)["layers"]
         row = {"group": group, "step": step, "q": round(q, 6), "accuracy_pruned": pruned_accuracy,
                "accuracy": accuracy, "accepted": accepted}
         for n in pruned:
-            row[f"sparsity_{n}"] = float(np.mean(layers[n].kernel.numpy() == 0))
+            row[f"sparsity_{n}"] = counts[n]["sparsity"]
         return row
 
 
-def _copy(model: keras.Model) -> keras.Model:
-    """A clone of `model` with its weights (trainable flags and dropout rates come with the config)."""
-    try:
-        with model.distribute_strategy.scope():
-            copy = keras.models.clone_model(model)
-            copy.set_weights(model.get_weights())
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"ThresholdPruner prunes a clone of model {model.name!r} and leaves the "
-                         f"model as it is, but keras.models.clone_model cannot clone it "
-                         f"(a Sequential or functional model can be): {error}") from error
-    return copy
+def _masked_copy(model: keras.Model, names: Sequence[str]) -> keras.Model:
+    """A copy of `model` whose layers `names` are MaskedLayers of the same names (its only
+    wrappers, stripped at the end), masks keeping the kernels' non-zeros."""
+    check_model(model, "ThresholdPruner")
+    targets = {id(layer) for layer in model.layers if layer.name in names}
+
+    def replace(layer: keras.layers.Layer) -> MaskedLayer | None:
+        if id(layer) not in targets:
+            return None
+        return MaskedLayer(plain_copy(layer), name=layer.name, trainable=layer.trainable)
+
+    def transfer(original: keras.layers.Layer, masked: MaskedLayer) -> None:
+        masked.layer.set_weights(original.get_weights())
+        masked.mask.assign(tf.cast(masked.kernel != 0, masked.mask.dtype))
+
+    with model.distribute_strategy.scope():
+        return rewrite(model, replace, transfer)
+
+
+def _prune(layer: MaskedLayer, q: float) -> None:
+    """Cut the weights of `layer` with |w| < q * std(w) (`threshold_mask`): mask and weights zero."""
+    keep = threshold_mask(layer.kernel.numpy(), q, layer.mask.numpy() > 0)
+    layer.mask.assign(tf.cast(keep, layer.mask.dtype))
+    layer.kernel.assign(tf.where(keep, layer.kernel, tf.zeros_like(layer.kernel)))
 
 
 def _inner_config(config: dict) -> dict:

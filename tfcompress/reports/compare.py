@@ -6,6 +6,7 @@ summary.md (the headline variants' table), the figures (PNG) and index.html.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import statistics
 import time
@@ -19,6 +20,9 @@ SWEPT = {"spectral": "compress_rates", "folded": "folds",
          **{t: "sparsities" for t in SPARSE_SETTING}}
 MEASURES = ("params", "nonzeros", "dense_bytes", "csr_bytes", "train_flops", "inference_flops",
             "throughput", "wall_s")
+# TFLite measures (tfcompress.reports.tflite); runs measured before they existed lack them.
+TFLITE_MEASURES = ("tflite_bytes", "tflite_gzip_bytes", "int8_bytes", "int8_gzip_bytes",
+                   "int8_accuracy", "latency_us", "int8_latency_us")
 
 
 @dataclasses.dataclass
@@ -110,7 +114,8 @@ class ReportConfig:
         return {"spectral": self.compress_rate, **{t: self.sparsity for t in SPARSE_SETTING}}
 
 
-def _aggregate(variant: Variant, outcomes: list[dict], dense_params: int | None) -> dict:
+def _aggregate(variant: Variant, outcomes: list[dict], dense_params: int | None,
+               dense_row: dict | None = None) -> dict:
     accuracies = [o["accuracy"] for o in outcomes]
     row = {"label": variant.label, "technique": variant.technique, "setting": variant.setting,
            "seeds": len(outcomes), "accuracy_mean": statistics.fmean(accuracies),
@@ -118,6 +123,12 @@ def _aggregate(variant: Variant, outcomes: list[dict], dense_params: int | None)
     row.update({m: statistics.fmean(o[m] for o in outcomes) for m in MEASURES})
     row["sparsity"] = 1.0 - row["nonzeros"] / row["params"]
     row["compression"] = (dense_params or row["params"]) / row["nonzeros"]
+    row.update({m: statistics.fmean(o.get(m, math.nan) for o in outcomes) for m in TFLITE_MEASURES})
+    dense_row = dense_row or row
+    # The issue's size ratio: dense float32 TFLite (gzipped) over this variant's int8 (gzipped);
+    # latency: the dense model's int8 batch-1 latency over this variant's, in the same run.
+    row["int8_size_ratio"] = dense_row["tflite_gzip_bytes"] / row["int8_gzip_bytes"]
+    row["int8_speedup"] = dense_row["int8_latency_us"] / row["int8_latency_us"]
     return row
 
 
@@ -151,7 +162,9 @@ def run(config: ReportConfig) -> str:
                   f"{outcome['wall_s']:.0f}s", flush=True)
 
     dense_params = outcomes[variants[0]][0]["params"] if variants[0].technique == "dense" else None
-    rows = [_aggregate(v, outcomes[v], dense_params) for v in variants]
+    rows = [_aggregate(variants[0], outcomes[variants[0]], dense_params)]
+    dense_row = rows[0] if variants[0].technique == "dense" else None
+    rows += [_aggregate(v, outcomes[v], dense_params, dense_row) for v in variants[1:]]
     headline = [row for v, row in zip(variants, rows) if config.headline(v)]
     page.write_csv(rows, os.path.join(out_dir, "summary.csv"))
     page.write_csv(seed_rows, os.path.join(out_dir, "seeds.csv"))
@@ -193,6 +206,9 @@ def _figures(config: ReportConfig, variants: list[Variant], outcomes: dict[Varia
         "threshold_weight_histograms.png": (
             "Weights before/after std-threshold pruning",
             lambda p: figures.copied((_first(outcomes, "threshold") or {}).get("histograms"), p)),
+        "tflite_size_vs_accuracy.png": (
+            "int8 TFLite file size (gzipped) vs accuracy in the Interpreter, one point per variant",
+            lambda p: figures.size_vs_accuracy(rows, p)),
         "fold_throughput.png": (
             "FoldedCNN throughput vs batch size (CPU)",
             lambda p: figures.throughput_vs_batch(curves, p)),

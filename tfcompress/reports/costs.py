@@ -18,11 +18,11 @@ import os
 import statistics
 import tempfile
 
-import numpy as np
 import tf_keras as keras
 
 from tfcompress.folding import measure
 from tfcompress.pruning import csr
+from tfcompress.sparse.stats import nonzeros, sparsity_of
 
 # Profiler op types whose work is proportional to the non-zeros of the layer's kernel.
 KERNEL_OPS = ("Conv2D", "Conv1D", "MatMul", "DepthwiseConv2dNative", "BatchMatMulV2", "Einsum")
@@ -41,10 +41,7 @@ class ModelCosts:
 
 def _density(layer: keras.layers.Layer) -> float | None:
     kernel = getattr(layer, "kernel", None)
-    if kernel is None:
-        return None
-    values = kernel.numpy()
-    return np.count_nonzero(values) / values.size
+    return None if kernel is None else 1.0 - sparsity_of([kernel])
 
 
 def inference_flops(model: keras.Model, fold: int = 1) -> int:
@@ -68,11 +65,10 @@ def inference_flops(model: keras.Model, fold: int = 1) -> int:
 
 def model_costs(model: keras.Model, fold: int = 1) -> ModelCosts:
     """The `ModelCosts` of a plain Keras model (sparse models stripped first, zeros in place)."""
-    values = [w.numpy() for w in model.weights]
+    nonzero, params = nonzeros(model.weights)
     with tempfile.TemporaryDirectory() as tmp:
         report = csr.to_csr(model, os.path.join(tmp, "weights.npz"))
-    return ModelCosts(params=sum(v.size for v in values),
-                      nonzeros=sum(int(np.count_nonzero(v)) for v in values),
+    return ModelCosts(params=params, nonzeros=nonzero,
                       dense_bytes=report.dense_bytes, csr_bytes=report.file_bytes,
                       inference_flops=inference_flops(model, fold))
 

@@ -103,3 +103,27 @@ def throughput_vs_batch(curves: dict[str, dict[str, float]], path: str,
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
+
+
+def size_vs_accuracy(rows: list[dict], path: str) -> str | None:
+    """int8 TFLite file size (gzipped, log scale) against int8 Interpreter accuracy, one point
+    per variant, the dense float32 file as a reference; None when no row has TFLite measures."""
+    points = [r for r in rows if r.get("int8_gzip_bytes") == r.get("int8_gzip_bytes")  # not NaN
+              and r.get("int8_accuracy") == r.get("int8_accuracy") and "int8_gzip_bytes" in r]
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row in points:
+        ax.scatter(row["int8_gzip_bytes"] / 1024, row["int8_accuracy"])
+        ax.annotate(row["label"], (row["int8_gzip_bytes"] / 1024, row["int8_accuracy"]), fontsize=7)
+    for row in rows:
+        if row["technique"] == "dense" and row.get("tflite_gzip_bytes") == row.get("tflite_gzip_bytes"):
+            ax.scatter(row["tflite_gzip_bytes"] / 1024, row["accuracy_mean"], marker="x", color="k",
+                       label="dense float32 TFLite")
+    ax.set_xscale("log")
+    ax.set_xlabel("TFLite file, gzipped (KiB)")
+    ax.set_ylabel("int8 accuracy in tf.lite.Interpreter")
+    ax.set_title("Deployed size vs accuracy (int8 TFLite)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)

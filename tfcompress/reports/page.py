@@ -17,6 +17,13 @@ COLUMNS = (
     ("train_flops", "training FLOPs", "{:.3g}"),
     ("inference_flops", "inference FLOPs/image", "{:.3g}"),
     ("throughput", "images/s", "{:,.0f}"),
+    ("tflite_gzip_bytes", "TFLite float32 bytes (gz)", "{:,.0f}"),
+    ("int8_bytes", "TFLite int8 bytes", "{:,.0f}"),
+    ("int8_gzip_bytes", "TFLite int8 bytes (gz)", "{:,.0f}"),
+    ("int8_size_ratio", "dense float gz / int8 gz", "{:.1f}x"),
+    ("int8_accuracy", "int8 accuracy (Interpreter)", "{:.2%}"),
+    ("int8_latency_us", "int8 batch-1 µs (1 thread)", "{:,.1f}"),
+    ("int8_speedup", "int8 latency vs dense int8", "{:.2f}x"),
     ("wall_s", "wall s", "{:.1f}"),
 )
 

@@ -15,10 +15,11 @@ import os
 import time
 from collections.abc import Callable
 
+import numpy as np
 import tf_keras as keras
 
 from tfcompress import sparse, training
-from tfcompress.reports import costs
+from tfcompress.reports import costs, tflite
 
 OUTCOME_FILE = "outcome.json"
 WALL_FILE = "wall_seconds.txt"
@@ -131,7 +132,23 @@ def _measured(context: Context, model: keras.Model, outcome: dict, fold: int = 1
                              costs.images_per_second(model, budget.table_batch, fold, budget.trials))
     if curve:
         outcome["throughput_curve"] = {str(b): v for b, v in speeds.items()}
+    outcome.update(_tflite_measures(context, model, fold))
     return outcome
+
+
+def _tflite_measures(context: Context, model: keras.Model, fold: int) -> dict:
+    """TFLite sizes, int8 Interpreter accuracy (not for folded models) and batch-1 latency."""
+    from tfcompress import data as tfc_data
+    from tfcompress.folding import fold_inputs
+    base = context.base
+    load = dict(data_dir=base.data_dir, image_size=base.image_size, labels=base.labels,
+                channels=base.channels, batch_size=256, shuffle=False)
+    x_train = next(iter(tfc_data.load(base.dataset, "train", limit=256, **load)))[0].numpy()
+    x_test, y_test = map(np.concatenate, zip(*tfc_data.load(
+        base.dataset, "test", limit=context.budget.limit, **load).as_numpy_iterator()))
+    if fold > 1:
+        return tflite.measures(model, fold_inputs(x_train, fold).numpy(), trials=context.budget.trials)
+    return tflite.measures(model, x_train, x_test, y_test, trials=context.budget.trials)
 
 
 def dense(context: Context, variant: Variant, seed: int, dense_outcome: dict | None) -> dict:

@@ -1,41 +1,56 @@
-"""DynamicSparsity: the Keras callback that rewires masks every `update_every` steps."""
+"""DynamicSparsity: the Keras callback that rewires masks with a method on a schedule."""
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress.sparse.masks import MaskedLayer, masked_layers
 from tfcompress.sparse.methods import MaskMethod, UpdateContext
+from tfcompress.sparse.schedule import DEFAULT_UPDATE_EVERY, UpdateSchedule
 
 
 class DynamicSparsity(keras.callbacks.Callback):
-    """Update the masks of a sparsified model with `method` every `update_every` optimizer steps.
+    """Update the masks of a sparsified model: what to drop and grow is `method`'s, when and how
+    much is `schedule`'s.
 
-    Updates happen after steps `update_every, 2*update_every, ...` up to
-    `stop_step` (None: never stop), in cross-replica context, from the
-    weights every replica shares and stateless draws seeded by `seed` and the
-    step, so replicas and workers stay identical and a resumed run repeats an
-    uninterrupted one. Methods that need gradients (RigL) read the dense
-    gradient of the loss with respect to each masked kernel on the batch of
-    the update step itself, recorded by the layers during that step's
-    backward pass (`MaskedLayer.record_gradients`) and summed over replicas.
-    Checkpoint `state()` with the model.
+    `schedule`: an `UpdateSchedule` (`ConstantSchedule`, `CosineSchedule`);
+    None makes the method's default (`method.default_schedule`: constant,
+    cosine for RigL) from the shorthands `update_every` (default 100) and
+    `stop_step`, which are errors beside a schedule, as is a method's own
+    `fraction` (SET, RigL). Updates run after the schedule's update steps, in
+    cross-replica context, from the weights every replica shares and
+    stateless draws seeded by `seed` and the step, so replicas and workers
+    stay identical and a resumed run repeats an uninterrupted one. Methods
+    that need gradients (RigL) read the dense gradient of the loss with
+    respect to each masked kernel on the batch of the update step itself,
+    recorded by the layers during that step's backward pass
+    (`MaskedLayer.record_gradients`) and summed over replicas. Checkpoint
+    `state()` with the model.
     """
 
-    def __init__(self, method: MaskMethod, update_every: int = 100, stop_step: int | None = None,
-                 seed: int = 0, verbose: int = 0):
+    def __init__(self, method: MaskMethod, schedule: UpdateSchedule | None = None,
+                 update_every: int | None = None, stop_step: int | None = None, seed: int = 0,
+                 verbose: int = 0):
         super().__init__()
         if not isinstance(method, MaskMethod):
             raise ValueError(f"method must be a tfcompress.sparse method (Static, SET, DeepR, DSR, "
                              f"RigL), got {method!r}")
-        if not isinstance(update_every, (int, np.integer)) or update_every < 1:
-            raise ValueError(f"update_every must be an integer >= 1, got {update_every!r}")
-        if stop_step is not None and stop_step < 0:
-            raise ValueError(f"stop_step must be >= 0 or None, got {stop_step}")
+        if schedule is None:
+            schedule = method.default_schedule(
+                DEFAULT_UPDATE_EVERY if update_every is None else update_every, stop_step)
+        elif not isinstance(schedule, UpdateSchedule):
+            raise ValueError(f"schedule must be a tfcompress.sparse schedule (ConstantSchedule, "
+                             f"CosineSchedule), got {schedule!r}")
+        else:
+            given = [f"{name}={value!r}" for name, value in (("update_every", update_every),
+                                                            ("stop_step", stop_step)) if value is not None]
+            if method.fraction is not None:
+                given.append(f"{type(method).__name__}(fraction={method.fraction})")
+            if given:
+                raise ValueError(f"DynamicSparsity got schedule={schedule!r} and also "
+                                 f"{', '.join(given)}: say how much and when once, in the schedule")
         self.method = method
-        self.update_every = int(update_every)
-        self.stop_step = stop_step
+        self.schedule = schedule
         self.seed = int(seed)
         self.verbose = verbose
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="sparse_updates",
@@ -60,17 +75,16 @@ class DynamicSparsity(keras.callbacks.Callback):
                 self.model.train_function = self.model.make_train_function(force=True)
 
     def on_train_batch_end(self, batch, logs=None):
-        """Rewire when the optimizer step is a multiple of `update_every`."""
+        """Rewire when the optimizer step is one of the schedule's update steps."""
         step = int(self.model.optimizer.iterations.numpy())
-        if step % self.update_every or (self.stop_step is not None and step > self.stop_step):
-            return
-        self.update_now(step)
+        if self.schedule.is_update_step(step):
+            self.update_now(step)
 
     def update_now(self, step: int) -> None:
         """Run one mask update as of optimizer step `step`."""
         with self.model.distribute_strategy.scope():
-            progress = step / self.stop_step if self.stop_step else 0.0
-            context = UpdateContext(step=step, progress=progress, seed=self.seed,
+            context = UpdateContext(step=step, seed=self.seed,
+                                    drop_fraction=self.schedule.fraction(step),
                                     optimizer=self.model.optimizer,
                                     gradients=self._gradients() if self.method.needs_gradients else None)
             self.method.update(self._layers, context)

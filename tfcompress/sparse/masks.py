@@ -197,6 +197,30 @@ def random_units(shape: tuple, density: float, seed, dtype=tf.float32) -> tf.Ten
     return tf.reshape(flat, shape)
 
 
+def unwrap(layer: keras.layers.Layer) -> tuple[keras.layers.Layer, dict]:
+    """The layer inside every mask wrapper around `layer`, and `{weight.ref(): mask}` of what they mask.
+
+    Mask wrappers: MaskedLayer and its subclasses (HebbianSparseConv2D), and
+    tfmot's `PruneLowMagnitude`, found by its `pruning_vars` (weight, mask,
+    threshold) so that this package need not import tfmot (1.5 s). Where
+    wrappers nest (tfmot's around a HebbianSparseConv2D), the masks of one
+    weight are multiplied. A layer that is no wrapper comes back as is, with
+    no masks.
+    """
+    masks = {}
+    while True:
+        if isinstance(layer, MaskedLayer):
+            pairs = [(layer.kernel, layer.mask)]
+        elif isinstance(layer, keras.layers.Wrapper) and hasattr(layer, "pruning_vars"):
+            pairs = [(weight, mask) for weight, mask, _ in layer.pruning_vars]
+        else:
+            return layer, masks
+        for weight, mask in pairs:
+            key = weight.ref()
+            masks[key] = mask if key not in masks else masks[key] * tf.cast(mask, masks[key].dtype)
+        layer = layer.layer
+
+
 def masked_layers(model: keras.Model) -> list[MaskedLayer]:
     """Every MaskedLayer of `model`, nested models included, in layer order."""
     found = []

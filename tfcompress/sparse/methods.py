@@ -1,12 +1,15 @@
-"""Mask update methods: Static, SET, DeepR, DSR, RigL.
+"""Mask update methods, what to drop and grow: Static, SET, DeepR, DSR, RigL.
 
 The shape follows google-research/rigl's `rigl_tf2/mask_updaters.py`: a base
 class with per-layer drop scores (higher = keep), grow scores (higher = grow
-first) and drop/grow counts, and one generic update that does the arithmetic.
-All scores live at the mask's granularity ("units": single weights or whole
-kernel patches). Random draws are stateless, seeded by the run's seed, the
-layer's position and the optimizer step, so every replica and worker computes
-the same masks.
+first) and drop/grow counts, and one generic update that turns them into
+kept and grown units for `rewiring.apply_rewiring`, the apply path Hebbian
+rewiring shares. How much and when is the schedule's (`schedule.py`): the
+callback puts the schedule's drop fraction of the step into the
+`UpdateContext`. All scores live at the mask's granularity ("units": single
+weights or whole kernel patches). Random draws are stateless, seeded by the
+run's seed, the layer's position and the optimizer step, so every replica
+and worker computes the same masks.
 """
 from __future__ import annotations
 
@@ -18,22 +21,25 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress.sparse.masks import MaskedLayer
-from tfcompress.sparse.slots import optimizer_slots
+from tfcompress.sparse.rewiring import (GROW_DRAW, NEW_WEIGHTS_DRAW, NOISE_DRAW, apply_rewiring,
+                                        stateless_seed)
+from tfcompress.sparse.schedule import (DEFAULT_UPDATE_EVERY, ConstantSchedule, CosineSchedule,
+                                        UpdateSchedule, check_fraction)
 
 
 @dataclasses.dataclass
 class UpdateContext:
-    """What one mask update knows: step, progress to `stop_step`, seed, optimizer, gradients."""
+    """What one mask update knows: step, seed, the schedule's drop fraction, optimizer, gradients."""
 
     step: int
-    progress: float
     seed: int
+    drop_fraction: float = 0.0
     optimizer: keras.optimizers.Optimizer | None = None
     gradients: list[tf.Tensor] | None = None
 
     def seed_for(self, index: int, salt: int) -> tf.Tensor:
         """Stateless seed of layer `index` for draw `salt` at this step."""
-        return tf.constant([self.seed * 1_000_003 + index * 16 + salt, self.step], tf.int64)
+        return stateless_seed(self.seed, index, salt, self.step)
 
 
 class MaskMethod:
@@ -41,12 +47,22 @@ class MaskMethod:
 
     `big_new_weights=False` starts regrown weights at zero; True draws them
     from the layer's kernel initializer (seeded, so replicas agree).
+    `schedule_class` and `fraction` make the schedule `DynamicSparsity` uses
+    when it is given none (`default_schedule`).
     """
 
     needs_gradients = False
+    schedule_class: type[UpdateSchedule] = ConstantSchedule
+    fraction: float | None = None
 
     def __init__(self, big_new_weights: bool = False):
         self.big_new_weights = bool(big_new_weights)
+
+    def default_schedule(self, update_every: int = DEFAULT_UPDATE_EVERY,
+                         stop_step: int | None = None) -> UpdateSchedule:
+        """`schedule_class` with the method's `fraction` (when it has one) as its drop fraction."""
+        fraction = {} if self.fraction is None else {"drop_fraction": self.fraction}
+        return self.schedule_class(update_every=update_every, stop_step=stop_step, **fraction)
 
     def state(self) -> dict:
         """Variables to checkpoint with the run (thresholds, ...)."""
@@ -58,55 +74,33 @@ class MaskMethod:
 
     def grow_scores(self, layer: MaskedLayer, index: int, context: UpdateContext) -> tf.Tensor:
         """Per-unit score; inactive units with the highest scores are grown. Default random."""
-        return tf.random.stateless_uniform(layer.unit_shape, context.seed_for(index, 1))
+        return tf.random.stateless_uniform(layer.unit_shape, context.seed_for(index, GROW_DRAW))
 
     def counts(self, active: list[int], drop_scores: list[np.ndarray], masks: list[np.ndarray],
                context: UpdateContext) -> list[tuple[int, int]]:
-        """(units to drop, units to grow) per layer; the base drops and regrows `drop_fraction`."""
-        fraction = self.drop_fraction(context)
-        return [(int(n * fraction),) * 2 for n in active]
-
-    def drop_fraction(self, context: UpdateContext) -> float:
-        """Fraction of each layer's active units rewired at this update."""
-        raise NotImplementedError(f"{type(self).__name__} must define drop_fraction or counts")
+        """(units to drop, units to grow) per layer; the base drops and regrows the schedule's
+        `context.drop_fraction` of each layer's active units."""
+        return [(int(n * context.drop_fraction),) * 2 for n in active]
 
     def update(self, layers: list[MaskedLayer], context: UpdateContext) -> None:
-        """Rewire every layer's mask once (in cross-replica context under a strategy)."""
+        """Rewire every layer's mask once (in cross-replica context under a strategy).
+
+        Per layer, the best `active - n_drop` active units by drop score are
+        kept and the `n_grow` best others by grow score are grown; every grown
+        unit restarts, also one dropped and regrown in the same update (rigl's
+        reinit_when_same=True: a DeepR sign flip must not survive regrowth).
+        """
         masks = [layer.to_units(layer.mask).numpy() > 0 for layer in layers]
         drop = [self.drop_scores(layer, i, context).numpy() for i, layer in enumerate(layers)]
         plan = self.counts([int(m.sum()) for m in masks], drop, masks, context)
         for index, (layer, mask, score, (n_drop, n_grow)) in enumerate(zip(layers, masks, drop, plan)):
-            grow = self.grow_scores(layer, index, context).numpy() if n_grow else None
-            self.apply(layer, index, mask, score, n_drop, grow, n_grow, context)
-
-    def apply(self, layer: MaskedLayer, index: int, mask: np.ndarray, drop_score: np.ndarray,
-              n_drop: int, grow_score: np.ndarray | None, n_grow: int,
-              context: UpdateContext) -> None:
-        """Keep the best `active - n_drop` units, grow `n_grow` others, zero weights and slots."""
-        kept = _top(np.where(mask, drop_score, -np.inf), int(mask.sum()) - n_drop)
-        grown = np.zeros_like(kept)
-        if n_grow:
-            grown = _top(np.where(kept, -np.inf, grow_score), n_grow)
-        new_mask = kept | grown
-        # Every grown unit restarts, also one dropped and regrown in the same update
-        # (rigl's reinit_when_same=True): a DeepR sign flip must not survive regrowth.
-        fresh = tf.constant(layer.from_units(grown))
-        full_mask = layer.from_units(tf.constant(new_mask, layer.mask.dtype))
-        start = self.new_weights(layer, index, context)
-        layer.kernel.assign(tf.where(fresh, start, layer.kernel * full_mask))
-        reset = tf.logical_or(fresh, full_mask == 0)
-        for slot in optimizer_slots(context.optimizer, layer.kernel) if context.optimizer else []:
-            slot.assign(tf.where(reset, tf.zeros_like(slot), slot))
-        layer.mask.assign(full_mask)
-
-    def new_weights(self, layer: MaskedLayer, index: int, context: UpdateContext) -> tf.Tensor:
-        """Values of regrown weights: zeros, or a seeded draw of the kernel initializer."""
-        shape, dtype = layer.kernel.shape, layer.kernel.dtype
-        if not self.big_new_weights:
-            return tf.zeros(shape, dtype)
-        init = layer.kernel_initializer
-        seed = int(context.seed_for(index, 2).numpy().sum() % (2**31 - 1))
-        return type(init).from_config({**init.get_config(), "seed": seed})(shape, dtype)
+            kept = _top(np.where(mask, score, -np.inf), int(mask.sum()) - n_drop)
+            grown = np.zeros_like(kept)
+            if n_grow:
+                grow_score = self.grow_scores(layer, index, context).numpy()
+                grown = _top(np.where(kept, -np.inf, grow_score), n_grow)
+            apply_rewiring(layer, kept, grown, context.optimizer,
+                           context.seed_for(index, NEW_WEIGHTS_DRAW) if self.big_new_weights else None)
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -126,40 +120,33 @@ class Static(MaskMethod):
 
 
 class SET(MaskMethod):
-    """Sparse Evolutionary Training (Mocanu et al. 2018): drop the smallest |w|, regrow at random."""
+    """Sparse Evolutionary Training (Mocanu et al. 2018): drop the smallest |w|, regrow at random.
 
-    def __init__(self, fraction: float = 0.3, big_new_weights: bool = False):
+    How many: the schedule's drop fraction (a `ConstantSchedule` unless
+    `DynamicSparsity` is given another). `fraction` is a shorthand for that
+    schedule's `drop_fraction` (None: its default, 0.3).
+    """
+
+    def __init__(self, fraction: float | None = None, big_new_weights: bool = False):
         super().__init__(big_new_weights)
-        self.fraction = _fraction("fraction", fraction)
-
-    def drop_fraction(self, context):
-        """Constant."""
-        return self.fraction
+        self.fraction = None if fraction is None else check_fraction("fraction", fraction)
 
 
 class RigL(MaskMethod):
     """RigL (Evci et al. 2020): drop the smallest |w|, grow where |dL/dw| of the dense weight is largest.
 
-    The gradient is that of the training batch of the update step, as in the paper.
-
-    The drop fraction decays as `schedule` ("cosine": f/2 (1 + cos(pi t/T)); "constant").
+    The gradient is that of the training batch of the update step, as in the
+    paper. How many: the schedule's drop fraction, by default a
+    `CosineSchedule` decaying to zero at `stop_step`; `fraction` is a
+    shorthand for its `drop_fraction`.
     """
 
     needs_gradients = True
-    SCHEDULES = ("cosine", "constant")
+    schedule_class = CosineSchedule
 
-    def __init__(self, fraction: float = 0.3, schedule: str = "cosine", big_new_weights: bool = False):
+    def __init__(self, fraction: float | None = None, big_new_weights: bool = False):
         super().__init__(big_new_weights)
-        self.fraction = _fraction("fraction", fraction)
-        if schedule not in self.SCHEDULES:
-            raise ValueError(f"schedule must be one of {self.SCHEDULES}, got {schedule!r}")
-        self.schedule = schedule
-
-    def drop_fraction(self, context):
-        """`fraction`, decayed by the schedule."""
-        if self.schedule == "constant":
-            return self.fraction
-        return self.fraction / 2 * (1 + math.cos(math.pi * min(context.progress, 1.0)))
+        self.fraction = None if fraction is None else check_fraction("fraction", fraction)
 
     def grow_scores(self, layer, index, context):
         """|gradient| of the loss with respect to the masked kernel on the current batch, per unit."""
@@ -175,7 +162,8 @@ class DeepR(MaskMethod):
     Active weights take an L1 step and Gaussian noise, `w -= eta*l1*sign(w)` and
     `w += sqrt(2*eta*temperature) * N(0, 1)`; connections whose sign flips are
     dropped and as many are regrown at random (at zero), so each layer keeps
-    its count. (The SGD part of DeepR is the optimizer's own step.)
+    its count. (The SGD part of DeepR is the optimizer's own step.) Of the
+    schedule, only its timing applies.
     """
 
     def __init__(self, eta: float = 0.05, temperature: float = 1e-5, l1: float = 1e-4,
@@ -189,7 +177,7 @@ class DeepR(MaskMethod):
     def drop_scores(self, layer, index, context):
         """Move the weights; score |w| where the sign held, -1 where it flipped."""
         old = layer.kernel * layer.mask
-        noise = tf.random.stateless_normal(old.shape, context.seed_for(index, 3), dtype=old.dtype)
+        noise = tf.random.stateless_normal(old.shape, context.seed_for(index, NOISE_DRAW), dtype=old.dtype)
         new = (old - self.eta * self.l1 * tf.sign(old)
                + math.sqrt(2 * self.eta * self.temperature) * noise) * layer.mask
         layer.kernel.assign(new)
@@ -210,7 +198,8 @@ class DSR(MaskMethod):
     n_prune_params`. The K pruned units are regrown at random, allotted to
     layers in proportion to their surviving units (largest remainders, capped
     by each layer's room), so the total number of non-zero units is conserved
-    exactly. H is a variable: checkpoint `state()`.
+    exactly. H is a variable: checkpoint `state()`. Of the schedule, only its
+    timing applies.
     """
 
     def __init__(self, n_prune_params: int = 600, tolerance: float = 0.2,
@@ -271,9 +260,3 @@ def allocate(total: int, weights: list[int], room: list[int]) -> list[int]:
             left -= take
         open_ = [i for i in open_ if share[i] < room[i]]
     return share
-
-
-def _fraction(name: str, value: float) -> float:
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be in (0, 1), got {value}")
-    return float(value)

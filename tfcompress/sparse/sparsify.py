@@ -1,4 +1,4 @@
-"""`sparsify(model)` wraps kernels in MaskedLayer; `strip(model)` turns them back into plain layers."""
+"""`sparsify(model)` wraps kernels in MaskedLayer (`strip.strip` turns them back into plain layers)."""
 from __future__ import annotations
 
 import warnings
@@ -91,21 +91,6 @@ def sparsify(model: keras.Model, sparsity: float | None = None, distribution: st
                       f"requested sparsity={sparsity}, because keep_dense leaves {dense} dense; pass "
                       "keep_dense=() or name smaller layers", stacklevel=2)
     return sparse
-
-
-def strip(model: keras.Model) -> keras.Model:
-    """A plain Keras copy of `model`: every MaskedLayer (nested ones too) replaced by its layer,
-    masked weights zero. The input model is not changed."""
-    check_model(model, "strip")
-
-    def replace(layer: keras.layers.Layer) -> keras.layers.Layer | None:
-        return plain_copy(layer.layer) if isinstance(layer, MaskedLayer) else None
-
-    def transfer(masked: MaskedLayer, plain: keras.layers.Layer) -> None:
-        plain.set_weights([(weight * masked.mask).numpy() if weight is masked.kernel else weight.numpy()
-                           for weight in masked.layer.weights])
-
-    return rewrite(model, replace, transfer)
 
 
 def _fill_masked(original: keras.layers.Layer, masked: MaskedLayer) -> None:

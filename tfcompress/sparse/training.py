@@ -7,6 +7,7 @@ import tf_keras as keras
 from tfcompress.sparse.callback import DynamicSparsity
 from tfcompress.sparse.hashed import tie
 from tfcompress.sparse.methods import DSR, SET, DeepR, MaskMethod, RigL, Static
+from tfcompress.sparse.schedule import ConstantSchedule, CosineSchedule, UpdateSchedule
 from tfcompress.sparse.sparsify import sparsify
 from tfcompress.sparse.stats import SparsityLogger
 
@@ -26,24 +27,30 @@ def sparse_model(config, model: keras.Model) -> keras.Model:
 
 
 def method(config) -> MaskMethod:
-    """The mask update method of `config.sparse` (a masked one, not none/tied)."""
+    """The mask update method of `config.sparse` (a masked one, not none/tied): what to drop and grow."""
     big = config.big_new_weights
     return {
         "static": lambda: Static(big),
-        "set": lambda: SET(config.rewire_fraction, big_new_weights=big),
+        "set": lambda: SET(big_new_weights=big),
         "deepr": lambda: DeepR(eta=config.lr, big_new_weights=big),
         "dsr": lambda: DSR(config.n_prune_params, big_new_weights=big),
-        "rigl": lambda: RigL(config.rewire_fraction, big_new_weights=big),
+        "rigl": lambda: RigL(big_new_weights=big),
     }[config.sparse]()
+
+
+def schedule(config, steps_per_epoch: int) -> UpdateSchedule:
+    """How much and when: every `--update_every` steps until `--stop_rewire_epoch`, rewiring
+    `--rewire_fraction` of each layer (SET, RigL), decayed by a cosine for RigL."""
+    stop = None if config.stop_rewire_epoch is None else config.stop_rewire_epoch * steps_per_epoch
+    kind = CosineSchedule if config.sparse == "rigl" else ConstantSchedule
+    return kind(drop_fraction=config.rewire_fraction, update_every=config.update_every, stop_step=stop)
 
 
 def dynamic_sparsity(config, steps_per_epoch: int) -> DynamicSparsity | None:
     """The rewiring callback of the run (None without masks)."""
     if config.sparse in ("none", "tied"):
         return None
-    chosen = method(config)
-    stop = None if config.stop_rewire_epoch is None else config.stop_rewire_epoch * steps_per_epoch
-    return DynamicSparsity(chosen, update_every=config.update_every, stop_step=stop, seed=config.seed)
+    return DynamicSparsity(method(config), schedule(config, steps_per_epoch), seed=config.seed)
 
 
 def logging_callbacks(config) -> list[keras.callbacks.Callback]:
