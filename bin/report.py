@@ -39,6 +39,8 @@ flags.DEFINE_string("keep_dense", "first,last", "Layers the masked sparse method
 flags.DEFINE_string("name", None, "Report name (default <model>_<dataset>_<budget>).")
 flags.DEFINE_string("runs_dir", "runs", "Where the runs go (runs/<name>/<variant>/seed<k>).")
 flags.DEFINE_string("out_dir", "reports", "Where the report goes (reports/<name>/).")
+flags.DEFINE_boolean("tflite", True, "Measure every variant's TFLite files too: float32 and int8 "
+                     "sizes, int8 accuracy in the Interpreter, batch-1 latency (a few s each).")
 
 
 def main(argv):

@@ -13,7 +13,8 @@ from tfcompress.reports import costs
 from tfcompress.reports.compare import ReportConfig
 
 REPORT = os.path.join(ROOT, "bin", "report.py")
-TINY = ["--image_size=16", "--epochs=1", "--limit=128", "--batch_size=32"]
+# TFLite measures are tested in test_export_report.py.
+TINY = ["--image_size=16", "--epochs=1", "--limit=128", "--batch_size=32", "--notflite"]
 
 
 def _report(tmp_path, *flags):

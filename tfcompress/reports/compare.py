@@ -49,6 +49,7 @@ class ReportConfig:
     name: str | None = None
     runs_dir: str = "runs"
     out_dir: str = "reports"
+    tflite: bool = True
 
     def validate(self) -> "ReportConfig":
         """Raise ValueError naming the first bad setting; return self when all are valid."""
@@ -140,7 +141,7 @@ def run(config: ReportConfig) -> str:
     base = config.base()
     context = Context(base=base, budget=config.sizes(),
                       runs_dir=os.path.join(config.runs_dir, config.report_name),
-                      info=training.loop.describe_data(base))
+                      info=training.loop.describe_data(base), tflite=config.tflite)
     variants = config.variants()
     outcomes: dict[Variant, list[dict]] = {v: [] for v in variants}
     seed_rows = []

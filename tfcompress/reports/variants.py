@@ -77,6 +77,7 @@ class Context:
     budget: Budget
     runs_dir: str
     info: object  # tfcompress.data.DatasetInfo of the dataset
+    tflite: bool = True  # measure TFLite sizes, int8 accuracy and latency of every variant
     # The variant being run, its seed, and perf_counter() when it started.
     variant: Variant | None = None
     seed: int = 0
@@ -132,7 +133,8 @@ def _measured(context: Context, model: keras.Model, outcome: dict, fold: int = 1
                              costs.images_per_second(model, budget.table_batch, fold, budget.trials))
     if curve:
         outcome["throughput_curve"] = {str(b): v for b, v in speeds.items()}
-    outcome.update(_tflite_measures(context, model, fold))
+    if context.tflite:
+        outcome.update(_tflite_measures(context, model, fold))
     return outcome
 
 
