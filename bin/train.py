@@ -59,7 +59,7 @@ flags.DEFINE_float("hebbian_k1", 0.10, "--conv=hebbian: fraction of each (c, f) 
                    "kept (the strongest connections).")
 flags.DEFINE_float("hebbian_k2", 0.15, "--conv=hebbian: ranks k1..k2 of each slice are "
                    "re-initialised; the rest are cut.")
-flags.DEFINE_integer("hebbian_update_every", 20, "--conv=hebbian: steps between co-activation "
+flags.DEFINE_integer("hebbian_accumulate_every", 20, "--conv=hebbian: steps between co-activation "
                      "strength updates.")
 flags.DEFINE_integer("hebbian_rewire_every", 200, "--conv=hebbian: steps between rewirings.")
 flags.DEFINE_bool("export", True, "Write a SavedModel to <run_dir>/saved_model at the end.")

@@ -78,7 +78,7 @@ def _techniques(model, x, y):
         distiller.fit(x, y, batch_size=4, epochs=1, verbose=0)
         results["folded"] = student
 
-        results["hebbian"] = _fit(hebbian.convert(model, update_every=1, rewire_every=1), x, y,
+        results["hebbian"] = _fit(hebbian.convert(model, accumulate_every=1, rewire_every=1), x, y,
                                   [hebbian.HebbianRewiring()])
     return results
 

@@ -186,7 +186,7 @@ def test_hebbian_convert_keeps_weights_and_rewires():
     snapshot = _snapshot(model)
     x = _images(8)
     with pytest.warns(UserWarning, match="skipping layer 'dilated'"):
-        converted = hebbian.convert(model, k1=0.2, k2=0.4, update_every=1, rewire_every=2)
+        converted = hebbian.convert(model, k1=0.2, k2=0.4, accumulate_every=1, rewire_every=2)
     _assert_unchanged(model, snapshot)
     inner = converted.get_layer("block").get_layer("inner")
     assert isinstance(inner, HebbianSparseConv2D) and inner.k1 == 0.2

@@ -40,8 +40,8 @@ def test_coactivation_rejects_bad_arguments():
         hebbian.coactivation(x[0], y, 3, padding="same")
 
 
-def test_strengths_accumulate_every_update_every_training_calls():
-    layer = tfcompress.HebbianSparseConv2D(4, 3, padding="same", update_every=3, rewire_every=30, threshold=0.1)
+def test_strengths_accumulate_every_accumulate_every_training_calls():
+    layer = tfcompress.HebbianSparseConv2D(4, 3, padding="same", accumulate_every=3, rewire_every=30, threshold=0.1)
     step = tf.function(lambda x: layer(x, training=True))
     want = np.zeros((3, 3, 2, 4), np.int64)
     for call in range(1, 8):
@@ -120,9 +120,9 @@ def test_rewire_ties_go_to_the_first_window_positions():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(k1=0.0), "k1"), (dict(k1=0.2, k2=0.1), "k1"), (dict(k2=1.5), "k2"),
-    (dict(k1="0.1"), "k1"), (dict(update_every=0), "update_every"),
-    (dict(update_every=2.5), "update_every"),
-    (dict(update_every=10, rewire_every=5), "rewire_every"),
+    (dict(k1="0.1"), "k1"), (dict(accumulate_every=0), "accumulate_every"),
+    (dict(accumulate_every=2.5), "accumulate_every"),
+    (dict(accumulate_every=10, rewire_every=5), "rewire_every"),
     (dict(padding="full"), "padding"),
 ])
 def test_bad_arguments_raise(kwargs, match):
@@ -140,7 +140,7 @@ def _model(seed=0, **kwargs):
 
 
 def test_fit_rewires_and_round_trips_through_keras_file_and_strip(tmp_path):
-    model = _model(update_every=1, rewire_every=3)
+    model = _model(accumulate_every=1, rewire_every=3)
     model.compile(keras.optimizers.SGD(0.05, momentum=0.9),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = _x((40, 8, 8, 1)), np.arange(40) % 10

@@ -41,7 +41,7 @@ def test_small_cnn_on_digits_within_3_points_of_dense():
     # 45 steps per epoch: rewired at steps 100, 200, ..., 600, trained 75 more steps after
     # (with 40 steps after the last rewiring, seeds 0-3 ended 94.2-95.3%, dense 97.8%).
     model, sparse = _accuracy(lambda *a, **k: tfcompress.HebbianSparseConv2D(
-        *a, padding="same", kernel_initializer="he_uniform", update_every=5, rewire_every=100,
+        *a, padding="same", kernel_initializer="he_uniform", accumulate_every=5, rewire_every=100,
         **k), [hebbian.HebbianRewiring()], epochs=15)
     layers = hebbian.hebbian_layers(model)
     assert all(int(layer.rewires.numpy()) == 6 for layer in layers)
@@ -64,7 +64,7 @@ DISTRIBUTED = textwrap.dedent("""
     with strategy.scope():
         keras.utils.set_random_seed(0)
         model = keras.Sequential([keras.Input((6, 6, 2)), tfcompress.HebbianSparseConv2D(
-            4, 3, padding="same", update_every=2, rewire_every=4, name="heb"),
+            4, 3, padding="same", accumulate_every=2, rewire_every=4, name="heb"),
             keras.layers.Flatten(), keras.layers.Dense(3)])
         model.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(True))
     layer = model.get_layer("heb")
@@ -122,7 +122,7 @@ def test_two_workers_rewire_identically(tmp_path):
     # 7 steps of 64 (32 per worker), strengths every step, rewired at steps 3 and 6.
     run = tmp_path / "run"
     train_on_two_workers(run, "--flagfile=configs/hebbian_smoke.flags", f"--run_dir={run}",
-                         "--epochs=1", "--limit=448", "--noexport", "--hebbian_update_every=1",
+                         "--epochs=1", "--limit=448", "--noexport", "--hebbian_accumulate_every=1",
                          "--hebbian_rewire_every=3")
     chief = variables_of(str(run / "checkpoints"))
     other = variables_of(str(run / "checkpoints" / "_worker_1"))
@@ -149,7 +149,7 @@ def test_mixed_precision_counts_exactly_and_rewires():
         keras.utils.set_random_seed(0)
         model = keras.Sequential([
             keras.Input((8, 8, 1)),
-            tfcompress.HebbianSparseConv2D(4, 3, padding="same", update_every=1, rewire_every=2,
+            tfcompress.HebbianSparseConv2D(4, 3, padding="same", accumulate_every=1, rewire_every=2,
                                            activation="relu", name="heb"),
             keras.layers.Flatten(), keras.layers.Dense(3, dtype="float32")])
         model.compile(keras.optimizers.SGD(0.0),
@@ -183,8 +183,8 @@ def _warning_model(**kwargs):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input((6, 6, 1)),
-        tfcompress.HebbianSparseConv2D(2, 3, padding="same", update_every=2, rewire_every=5, name="first"),
-        tfcompress.HebbianSparseConv2D(2, 3, padding="same", update_every=3, rewire_every=3, name="second"),
+        tfcompress.HebbianSparseConv2D(2, 3, padding="same", accumulate_every=2, rewire_every=5, name="first"),
+        tfcompress.HebbianSparseConv2D(2, 3, padding="same", accumulate_every=3, rewire_every=3, name="second"),
         keras.layers.Flatten(), keras.layers.Dense(2)])
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = np.random.default_rng(0).standard_normal((48, 6, 6, 1)).astype(np.float32)

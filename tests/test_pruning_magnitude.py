@@ -117,7 +117,7 @@ def test_tfmots_own_prune_low_magnitude_accepts_our_layers():
     from tfcompress.sparse import HashedDense
     model = keras.Sequential([keras.Input((8, 8, 2)), spectral.SpectralConv2D(3, 3, name="spectral"),
                               HebbianSparseConv2D(4, 3, name="hebbian"), keras.layers.Flatten(),
-                              HashedDense(5, compression=0.5, name="hashed")])
+                              HashedDense(5, density=0.5, name="hashed")])
     wrapped = tfmot.sparsity.keras.prune_low_magnitude(
         model, pruning_schedule=tfmot.sparsity.keras.ConstantSparsity(0.5, 0, frequency=1))
     assert type(wrapped.layers[0].layer) is spectral.SpectralConv2D

@@ -43,7 +43,7 @@ def tfcompress_models():
     return {"spectral": spectral.convert(base, compress_rate=0.5),
             "masked": sparse.sparsify(base, sparsity=0.8, keep_dense=()),
             "hebbian": hebbian.convert(base),
-            "hashed": sparse.tie(base, compression=0.25)}
+            "hashed": sparse.tie(base, density=0.25)}
 
 
 def wrapped(model):

@@ -102,7 +102,7 @@ def test_masked_model_round_trips_through_keras_file(tmp_path):
     (lambda: sparse.MaskedLayer(keras.layers.Flatten())(tf.zeros((1, 2, 2))), "has none"),
     (lambda: sparse.sparsify(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]),
                              sparsity=0.5, keep_dense=("middle",)), "keep_dense item 'middle'"),
-    (lambda: sparse.HashedDense(4, compression=0.0), "compression"),
+    (lambda: sparse.HashedDense(4, density=0.0), "density"),
 ])
 def test_bad_arguments_raise_clear_errors(call, match):
     with pytest.raises(ValueError, match=match):
@@ -121,7 +121,7 @@ def test_bad_sparse_flags_name_the_flag(settings, flag):
 
 
 def test_hashed_dense_shares_weights_by_its_hash():
-    layer = sparse.HashedDense(6, compression=0.25, hash_seed=1)
+    layer = sparse.HashedDense(6, density=0.25, hash_seed=1)
     x = np.random.default_rng(0).normal(size=(3, 8)).astype("float32")
     y = layer(x).numpy()
     real, buckets, signs = (layer.hashed_weights.numpy(), layer.hash_buckets.numpy(),
@@ -145,7 +145,7 @@ def test_tie_hashes_all_but_kept_layers_and_trains():
     model = keras.Sequential([keras.Input((6, 6, 3)), keras.layers.Conv2D(8, 3, name="c1"),
                               keras.layers.Conv2D(8, 3, name="c2"), keras.layers.Flatten(),
                               keras.layers.Dense(4, name="out")])
-    tied = sparse.tie(model, compression=0.1, keep_dense=("last",))
+    tied = sparse.tie(model, density=0.1, keep_dense=("last",))
     assert [type(l).__name__ for l in tied.layers] == ["HashedConv2D", "HashedConv2D", "Flatten", "Dense"]
     assert tied.get_layer("c2").hashed_weights.shape == (58,)
     counted = sparse.stats(tied)["layers"]
@@ -155,7 +155,7 @@ def test_tie_hashes_all_but_kept_layers_and_trains():
     history = compiled(tied).fit(x, y, epochs=3, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     restored = keras.Sequential.from_config(tied.get_config())
-    assert restored.get_layer("c1").compression == 0.1
+    assert restored.get_layer("c1").density == 0.1
 
 
 def test_keeping_a_large_layer_dense_warns_with_the_sparsity_reached():

@@ -36,11 +36,11 @@ def test_bad_settings_name_the_flag(field, value, flag):
 
 def test_hebbian_flags_reach_every_hebbian_layer():
     config = TrainConfig(**SMOKE, conv="hebbian", hebbian_k1=0.2, hebbian_k2=0.4,
-                         hebbian_update_every=5, hebbian_rewire_every=15)
+                         hebbian_accumulate_every=5, hebbian_rewire_every=15)
     model = training.build_model(config, training.loop.describe_data(config))
     layers = [layer for layer in model.layers if type(layer).__name__ == "HebbianSparseConv2D"]
     assert len(layers) == 2
-    assert {(l.k1, l.k2, l.update_every, l.rewire_every) for l in layers} == {(0.2, 0.4, 5, 15)}
+    assert {(l.k1, l.k2, l.accumulate_every, l.rewire_every) for l in layers} == {(0.2, 0.4, 5, 15)}
 
 
 def test_bad_flag_fails_before_training(tmp_path):

@@ -11,7 +11,7 @@ Measured in one process on whatever device TensorFlow picks:
     call adds up the strengths of `Case.updates` distinct batches in one
     `tf.function` (same code for both sides): at the seed's tiny shape, one
     update per call would mostly time the Python-to-graph call itself.
-(b) ``train_step``: `update_every` consecutive training steps (forward,
+(b) ``train_step``: `accumulate_every` consecutive training steps (forward,
     backward, SGD) of one HebbianSparseConv2D layer, so exactly one of them
     accumulates strengths, against as many steps of a keras Conv2D of the
     same shape, on a squared-error loss (its gradient needs the forward
@@ -62,7 +62,7 @@ FULL = (Case("seed", 32, 32, 3, 6, 5, "valid", updates=16),
         Case("resnet", 32, 32, 64, 64, 3, "same", updates=1))
 QUICK = (Case("seed", 2, 8, 3, 6, 5, "valid", updates=2),
          Case("resnet", 2, 6, 4, 4, 3, "same", updates=1))
-UPDATE_EVERY = 20
+ACCUMULATE_EVERY = 20
 
 
 def grouped_conv_strengths(x: tf.Tensor, y: tf.Tensor, kernel_size: int, padding: str) -> tf.Tensor:
@@ -175,19 +175,19 @@ def _steps(layer: keras.layers.Layer, x: tf.Tensor, count: int) -> Callable[[], 
 
 
 def train_step(case: Case, repeats: int, result: SuiteResult) -> None:
-    """(b) Training steps with one strength update per `UPDATE_EVERY`, vs Conv2D; one rewiring."""
+    """(b) Training steps with one strength update per `ACCUMULATE_EVERY`, vs Conv2D; one rewiring."""
     x = _inputs(case)[0][0]
     args = (case.filters, case.kernel)
     kwargs = dict(padding=case.padding, kernel_initializer="he_uniform")
-    hebbian = HebbianSparseConv2D(*args, update_every=UPDATE_EVERY, **kwargs)
+    hebbian = HebbianSparseConv2D(*args, accumulate_every=ACCUMULATE_EVERY, **kwargs)
     layers = {"Conv2D": keras.layers.Conv2D(*args, **kwargs), "HebbianSparseConv2D": hebbian}
-    seconds = {variant: total / UPDATE_EVERY for variant, total in time_alternately(
-        {variant: _steps(layer, x, UPDATE_EVERY) for variant, layer in layers.items()},
+    seconds = {variant: total / ACCUMULATE_EVERY for variant, total in time_alternately(
+        {variant: _steps(layer, x, ACCUMULATE_EVERY) for variant, layer in layers.items()},
         repeats).items()}
     for variant, value in seconds.items():
-        result.rows.append(_row(case, f"train_step (updates every {UPDATE_EVERY})", variant,
+        result.rows.append(_row(case, f"train_step (updates every {ACCUMULATE_EVERY})", variant,
                                 value, repeats))
-    result.add_ratio(f"(b) training step time, HebbianSparseConv2D (update every {UPDATE_EVERY}) "
+    result.add_ratio(f"(b) training step time, HebbianSparseConv2D (update every {ACCUMULATE_EVERY}) "
                      f"/ Conv2D, {case.describe()}",
                      seconds["HebbianSparseConv2D"] / seconds["Conv2D"], "<= 1.3")
     rewire = time_fn(lambda: hebbian.rewire() or hebbian.mask[0, 0, 0, 0], repeats)

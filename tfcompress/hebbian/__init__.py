@@ -1,6 +1,6 @@
 """Hebbian sparse convolution: connections kept or re-initialised by input/output co-activation.
 
-    conv = HebbianSparseConv2D(32, 3, k1=0.10, k2=0.15, update_every=20, rewire_every=200)
+    conv = HebbianSparseConv2D(32, 3, k1=0.10, k2=0.15, accumulate_every=20, rewire_every=200)
     model.fit(data, callbacks=[HebbianRewiring()])  # without it nothing rewires (a warning says so)
     hebbian = tfcompress.hebbian.convert(model, k1=0.10, k2=0.15)  # any Conv2D model
 

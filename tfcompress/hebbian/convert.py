@@ -15,7 +15,7 @@ def convert(model: keras.Model, layers: Iterable[str] | None = None, **layer_arg
     Touches plain `keras.layers.Conv2D` layers (not depthwise, separable or
     transposed ones), in nested models too: the named ones (`layers`), or all.
     Each keeps its name, Conv2D arguments and trained weights (its mask starts
-    full) and gets `layer_args` (k1, k2, update_every, rewire_every,
+    full) and gets `layer_args` (k1, k2, accumulate_every, rewire_every,
     threshold, seed: see HebbianSparseConv2D). Train the copy with the
     `HebbianRewiring` callback. A conv the layer cannot compute (dilation_rate
     > 1, groups > 1, channels_first) is an error when named and is skipped

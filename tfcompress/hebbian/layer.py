@@ -4,7 +4,7 @@ The connection mask is the sparse package's (`MaskedLayer`: forward with
 `kernel * mask`, mask a non-trainable variable), so `tfcompress.sparse.stats`
 and `strip` work on these layers too. What this layer adds:
 
-- in training calls, every `update_every`-th call adds `coactivation(x, y)` of
+- in training calls, every `accumulate_every`-th call adds `coactivation(x, y)` of
   its binarised input and output to `strengths`, under a `tf.cond`, so other
   steps cost one counter increment;
 - `rewire()`: per (c, f) kernel slice, the strongest `k1` connections keep
@@ -92,8 +92,8 @@ class HebbianSparseConv2D(MaskedLayer):
     `from_config`; only channels_last, dilation_rate 1 and groups 1), plus:
     `k1`, `k2`: fractions of each (c, f) kernel slice kept and kept +
     re-initialised at a rewiring (`slice_counts`), 0 < k1 <= k2 <= 1;
-    `update_every`: strengths are accumulated on every `update_every`-th
-    training call; `rewire_every` (default 10 * update_every): training steps
+    `accumulate_every`: strengths are accumulated on every `accumulate_every`-th
+    training call; `rewire_every` (default 10 * accumulate_every): training steps
     between rewirings, done by the `HebbianRewiring` callback;
     `threshold`: input and output (after `activation`; the seed's
     sigmoid(y) > 0.5 is y > 0, with no activation) count as active where
@@ -109,15 +109,15 @@ class HebbianSparseConv2D(MaskedLayer):
                  activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 k1: float = 0.10, k2: float = 0.15, update_every: int = 20,
+                 k1: float = 0.10, k2: float = 0.15, accumulate_every: int = 20,
                  rewire_every: int | None = None, threshold: float = 0.0, seed: int = 0,
                  **kwargs):
         _check_fractions(k1, k2)
         check_conv_arguments(type(self).__name__, 2, data_format, dilation_rate, groups)
-        self.update_every = _check_period("update_every", update_every, 1)
+        self.accumulate_every = _check_period("accumulate_every", accumulate_every, 1)
         self.rewire_every = _check_period(
-            "rewire_every", 10 * self.update_every if rewire_every is None else rewire_every,
-            self.update_every)
+            "rewire_every", 10 * self.accumulate_every if rewire_every is None else rewire_every,
+            self.accumulate_every)
         conv = keras.layers.Conv2D(filters, kernel_size, strides=strides,
                                    padding=normalise_padding(padding), activation=activation,
                                    use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -151,7 +151,7 @@ class HebbianSparseConv2D(MaskedLayer):
                                        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
 
     def call(self, inputs, training=None):
-        """Masked convolution; in training, count co-activations every `update_every` calls."""
+        """Masked convolution; in training, count co-activations every `accumulate_every` calls."""
         outputs = super().call(inputs)
         if training is not None and training is not False:
             active = tf.cast(training, tf.bool)
@@ -171,7 +171,7 @@ class HebbianSparseConv2D(MaskedLayer):
                 self._warn_if_not_rewired(step)
                 return tf.constant(True)
 
-            tf.cond(tf.logical_and(active, step % self.update_every == 0), accumulate,
+            tf.cond(tf.logical_and(active, step % self.accumulate_every == 0), accumulate,
                     lambda: tf.constant(False))
         return outputs
 
@@ -183,7 +183,7 @@ class HebbianSparseConv2D(MaskedLayer):
         """
         rewires = tf.convert_to_tensor(self.rewires)
         missed = tf.logical_and((step - 1) // self.rewire_every > rewires,
-                                (step - 1 - self.update_every) // self.rewire_every <= rewires)
+                                (step - 1 - self.accumulate_every) // self.rewire_every <= rewires)
 
         def warn():
             tf.print(f"WARNING: HebbianSparseConv2D {self.name!r} is at training step", step,
@@ -228,7 +228,7 @@ class HebbianSparseConv2D(MaskedLayer):
         # keras.layers.Layer's own config (name, trainable, dtype), not Wrapper's nested one.
         return {**keras.layers.Layer.get_config(self),
                 **{key: conv[key] for key in CONV_ARGUMENTS},
-                "k1": self.k1, "k2": self.k2, "update_every": self.update_every,
+                "k1": self.k1, "k2": self.k2, "accumulate_every": self.accumulate_every,
                 "rewire_every": self.rewire_every, "threshold": self.threshold, "seed": self.seed}
 
     @classmethod

@@ -170,7 +170,7 @@ def hebbian(context: Context, variant: Variant, seed: int, dense_outcome: dict |
     four times per epoch (measured stripped, zeros in place)."""
     steps = context.steps_per_epoch()
     model, outcome = _train(context, variant, seed, conv="hebbian",
-                            hebbian_update_every=max(1, steps // 4),
+                            hebbian_accumulate_every=max(1, steps // 4),
                             hebbian_rewire_every=max(1, steps // 4) * 4)
     return _measured(context, sparse.strip(model), outcome)
 

@@ -1,7 +1,7 @@
 """Tied weights (HashedNets, Chen et al. 2015): HashedDense and HashedConv2D.
 
 Every virtual kernel entry is `sign[i] * real[bucket[i]]`, where `real` is a
-trainable vector `compression` times the kernel's size and `bucket`/`sign`
+trainable vector `density` times the kernel's size and `bucket`/`sign`
 are a fixed random hash (stored as non-trainable weights, drawn statelessly
 from `hash_seed`). The layers are Dense/Conv2D whose `kernel` is that gathered
 tensor, so all of Keras' own build/call logic is reused.
@@ -17,10 +17,10 @@ import tf_keras as keras
 class _HashedKernel:
     """Mixin: `add_weight("kernel", ...)` creates the hashed parameters instead of a kernel."""
 
-    def _init_hashing(self, compression: float, rescale_gradient: bool, hash_seed: int) -> None:
-        if not 0.0 < compression <= 1.0:
-            raise ValueError(f"compression (real/virtual weights) must be in (0, 1], got {compression}")
-        self.compression = float(compression)
+    def _init_hashing(self, density: float, rescale_gradient: bool, hash_seed: int) -> None:
+        if not 0.0 < density <= 1.0:
+            raise ValueError(f"density (real/virtual weights) must be in (0, 1], got {density}")
+        self.density = float(density)
         self.rescale_gradient = bool(rescale_gradient)
         self.hash_seed = int(hash_seed)
 
@@ -29,7 +29,7 @@ class _HashedKernel:
         if name != "kernel":
             return super().add_weight(name, shape, *args, **kwargs)
         size = math.prod(shape)
-        real = max(1, math.ceil(size * self.compression))
+        real = max(1, math.ceil(size * self.density))
         dense_init = keras.initializers.get(kwargs.pop("initializer", "glorot_uniform"))
         seed = tf.constant([self.hash_seed, 0], tf.int64)
         self.hashed_weights = super().add_weight(
@@ -73,18 +73,18 @@ class _HashedKernel:
 
     def hashed_config(self) -> dict:
         """The hashing arguments for `get_config`."""
-        return {"compression": self.compression, "rescale_gradient": self.rescale_gradient,
+        return {"density": self.density, "rescale_gradient": self.rescale_gradient,
                 "hash_seed": self.hash_seed}
 
 
 @keras.saving.register_keras_serializable(package="tfcompress")
 class HashedDense(_HashedKernel, keras.layers.Dense):
-    """Dense layer whose kernel shares `compression * in * units` real weights through a hash."""
+    """Dense layer whose kernel shares `density * in * units` real weights through a hash."""
 
-    def __init__(self, units: int, compression: float = 0.125, rescale_gradient: bool = False,
+    def __init__(self, units: int, density: float = 0.125, rescale_gradient: bool = False,
                  hash_seed: int = 0, **kwargs):
         super().__init__(units, **kwargs)
-        self._init_hashing(compression, rescale_gradient, hash_seed)
+        self._init_hashing(density, rescale_gradient, hash_seed)
 
     def get_config(self):
         """Dense's config plus the hashing arguments."""
@@ -93,19 +93,19 @@ class HashedDense(_HashedKernel, keras.layers.Dense):
 
 @keras.saving.register_keras_serializable(package="tfcompress")
 class HashedConv2D(_HashedKernel, keras.layers.Conv2D):
-    """Conv2D whose kernel shares `compression * kh * kw * C * F` real weights through a hash."""
+    """Conv2D whose kernel shares `density * kh * kw * C * F` real weights through a hash."""
 
-    def __init__(self, filters: int, kernel_size, compression: float = 0.125,
+    def __init__(self, filters: int, kernel_size, density: float = 0.125,
                  rescale_gradient: bool = False, hash_seed: int = 0, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
-        self._init_hashing(compression, rescale_gradient, hash_seed)
+        self._init_hashing(density, rescale_gradient, hash_seed)
 
     def get_config(self):
         """Conv2D's config plus the hashing arguments."""
         return {**super().get_config(), **self.hashed_config()}
 
 
-def tie(model: keras.Model, compression: float = 0.125, rescale_gradient: bool = False,
+def tie(model: keras.Model, density: float = 0.125, rescale_gradient: bool = False,
         keep_dense: tuple = ("first", "last"), seed: int = 0) -> keras.Model:
     """A freshly initialised copy of `model` with its Dense/Conv2D layers hashed (HashedNet baseline).
 
@@ -126,7 +126,7 @@ def tie(model: keras.Model, compression: float = 0.125, rescale_gradient: bool =
     def clone(layer):
         if type(layer) in kinds and layer.name not in kept:
             return kinds[type(layer)].from_config({
-                **layer.get_config(), "compression": compression,
+                **layer.get_config(), "density": density,
                 "rescale_gradient": rescale_gradient,
                 "hash_seed": seed * 1_000_003 + candidates.index(layer.name)})
         return type(layer).from_config(layer.get_config())

@@ -18,7 +18,7 @@ def sparse_model(config, model: keras.Model) -> keras.Model:
     if config.sparse == "none":
         return model
     if config.sparse == "tied":
-        return tie(model, compression=1.0 - config.sparsity, keep_dense=keep_dense, seed=config.seed)
+        return tie(model, density=1.0 - config.sparsity, keep_dense=keep_dense, seed=config.seed)
     return sparsify(model, sparsity=config.sparsity, distribution=config.sparse_distribution,
                     conv_sparsity=config.initial_sparsity_conv,
                     dense_sparsity=config.initial_sparsity_fc, keep_dense=keep_dense,

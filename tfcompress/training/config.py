@@ -59,7 +59,7 @@ class TrainConfig:
     # Hebbian sparse convolution (--conv=hebbian); defaults are the layer's (the seed's).
     hebbian_k1: float = 0.10
     hebbian_k2: float = 0.15
-    hebbian_update_every: int = 20
+    hebbian_accumulate_every: int = 20
     hebbian_rewire_every: int = 200
 
     def validate(self) -> "TrainConfig":
@@ -99,10 +99,10 @@ class TrainConfig:
         if not 0.0 < self.hebbian_k1 <= self.hebbian_k2 <= 1.0:
             raise ValueError(f"--hebbian_k1/--hebbian_k2 need 0 < k1 <= k2 <= 1, got "
                              f"{self.hebbian_k1}/{self.hebbian_k2}")
-        _positive("hebbian_update_every", self.hebbian_update_every)
-        if self.hebbian_rewire_every < self.hebbian_update_every:
-            raise ValueError(f"--hebbian_rewire_every must be >= --hebbian_update_every "
-                             f"({self.hebbian_update_every}), got {self.hebbian_rewire_every}")
+        _positive("hebbian_accumulate_every", self.hebbian_accumulate_every)
+        if self.hebbian_rewire_every < self.hebbian_accumulate_every:
+            raise ValueError(f"--hebbian_rewire_every must be >= --hebbian_accumulate_every "
+                             f"({self.hebbian_accumulate_every}), got {self.hebbian_rewire_every}")
         changed = [f"--{field.name}" for field in dataclasses.fields(self)
                    if field.name.startswith("hebbian_") and
                    getattr(self, field.name) != field.default]

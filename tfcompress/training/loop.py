@@ -56,7 +56,7 @@ def conv_layer_for(config: TrainConfig, rank: int):
                              f"{config.dataset} needs {rank}-D convolutions")
         from tfcompress.hebbian import conv_factory
         return conv_factory(k1=config.hebbian_k1, k2=config.hebbian_k2,
-                            update_every=config.hebbian_update_every,
+                            accumulate_every=config.hebbian_accumulate_every,
                             rewire_every=config.hebbian_rewire_every, seed=config.seed)
     return None
 
