@@ -1,17 +1,12 @@
 """bin/prune.py --quantize=qat: pruning, pruning-preserving QAT, int8 TFLite file, bad value."""
 import gzip
 import json
-import os
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PRUNE = os.path.join(ROOT, "bin", "prune.py")
+from flagfiles import run
 
 
 def run_bin(*args):
-    return subprocess.run([sys.executable, PRUNE, *args], capture_output=True, text=True, timeout=600,
-                          cwd=ROOT)
+    return run("bin/prune.py", *args, timeout=600)
 
 
 def test_prune_then_qat_writes_an_int8_file_that_keeps_the_zeros(tmp_path):
