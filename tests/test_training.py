@@ -1,5 +1,6 @@
 """bin/train.py and tfcompress.training: flags, run directory, resume, export, strategies."""
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import pytest
 import tensorflow as tf
 
 from cluster import ROOT, TRAIN, train_on_two_workers, variables_of
-from tfcompress import training
+import tfcompress
+from tfcompress import sparse, training
 from tfcompress.training import TrainConfig
 
 SMOKE = dict(model="lenet5", dataset="digits", image_size=16, limit=192, epochs=2, batch_size=64,
@@ -41,6 +43,18 @@ def test_hebbian_flags_reach_every_hebbian_layer():
     layers = [layer for layer in model.layers if type(layer).__name__ == "HebbianSparseConv2D"]
     assert len(layers) == 2
     assert {(l.k1, l.k2, l.accumulate_every, l.rewire_every) for l in layers} == {(0.2, 0.4, 5, 15)}
+
+
+def test_runs_written_before_a_rename_load_under_the_new_name():
+    old = json.loads(TrainConfig().to_json())
+    old["hebbian_update_every"] = old.pop("hebbian_accumulate_every") + 5
+    assert TrainConfig.from_json(json.dumps(old)).hebbian_accumulate_every == 25
+    config = tfcompress.HebbianSparseConv2D(4, 3, accumulate_every=3).get_config()
+    config["update_every"] = config.pop("accumulate_every")
+    assert tfcompress.HebbianSparseConv2D.from_config(config).accumulate_every == 3
+    hashed = sparse.HashedDense(4, density=0.25).get_config()
+    hashed["compression"] = hashed.pop("density")
+    assert sparse.HashedDense.from_config(hashed).density == 0.25
 
 
 def test_bad_flag_fails_before_training(tmp_path):

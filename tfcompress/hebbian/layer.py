@@ -233,7 +233,11 @@ class HebbianSparseConv2D(MaskedLayer):
 
     @classmethod
     def from_config(cls, config):
-        """The layer from `get_config`'s dictionary."""
+        """The layer from `get_config`'s dictionary (also one saved with `update_every`, the
+        former name of `accumulate_every`)."""
+        config = dict(config)
+        if "update_every" in config:
+            config["accumulate_every"] = config.pop("update_every")
         return cls(**config)
 
 

@@ -77,6 +77,16 @@ class _HashedKernel:
                 "hash_seed": self.hash_seed}
 
 
+    @classmethod
+    def from_config(cls, config: dict):
+        """The layer from its config (also one saved with `compression`, the former name of
+        `density`)."""
+        config = dict(config)
+        if "compression" in config:
+            config["density"] = config.pop("compression")
+        return cls(**config)
+
+
 @keras.saving.register_keras_serializable(package="tfcompress")
 class HashedDense(_HashedKernel, keras.layers.Dense):
     """Dense layer whose kernel shares `density * in * units` real weights through a hash."""

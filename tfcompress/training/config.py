@@ -137,13 +137,21 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "TrainConfig":
-        """Settings written by `to_json`; unknown keys are an error."""
+        """Settings written by `to_json`, renamed settings read under their new name; unknown keys
+        are an error."""
         values = json.loads(text)
+        for old, new in RENAMED.items():
+            if old in values:
+                values[new] = values.pop(old)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
             raise ValueError(f"unknown settings {unknown} in run config; expected a subset of {sorted(names)}")
         return cls(**values)
+
+
+# Settings renamed since runs were first written: old name -> new name.
+RENAMED = {"hebbian_update_every": "hebbian_accumulate_every"}
 
 
 def parse_model_args(text: str) -> dict:
