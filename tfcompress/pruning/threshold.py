@@ -201,6 +201,8 @@ class ThresholdPruner:
         naming what to pass when neither the pruner nor the model's compile gives a loss or
         an optimizer.
         """
+        # tf_keras has no public "is compiled" or "metrics passed to compile()": `model.metrics`
+        # holds metric objects bound to this model, which a recompile cannot take again.
         compiled = bool(getattr(model, "_is_compiled", False))
         loss = self.loss if self.loss is not None else (model.loss or None) if compiled else None
         optimizer = self.optimizer if self.optimizer is not None else (
