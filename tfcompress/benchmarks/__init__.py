@@ -103,6 +103,17 @@ def time_fn(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float:
     return statistics.median(seconds)
 
 
+def time_alternately(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median seconds of each no-argument function, calling them in turn `repeats` times."""
+    for fn in fns.values():
+        time_fn(fn, 1)  # traces and warms up
+    samples = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            samples[name].append(time_fn(fn, 1, warmup=0))
+    return {name: statistics.median(seconds) for name, seconds in samples.items()}
+
+
 def write_csv(rows: Sequence[dict], path: str, columns: Sequence[str] | None = None) -> str:
     """Write ``rows`` to ``path``; return the path.
 

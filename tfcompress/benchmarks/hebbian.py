@@ -25,14 +25,13 @@ seconds per step (target <= 1.3).
 from __future__ import annotations
 
 import dataclasses
-import statistics
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from tfcompress.benchmarks import SuiteResult, device_name, time_fn
+from tfcompress.benchmarks import SuiteResult, device_name, time_alternately, time_fn
 from tfcompress.hebbian import HebbianSparseConv2D, binarise, coactivation
 
 # Most elements the port's (N, H', W', C*F*kh*kw) product may hold at once.
@@ -102,17 +101,6 @@ def _inputs(case: Case, batches: int = 1) -> tuple[tf.Tensor, tf.Tensor]:
     kernel = rng.standard_normal((case.kernel, case.kernel, case.channels, case.filters),
                                  dtype=np.float32)
     return x, tf.stack([tf.nn.conv2d(batch, kernel, 1, case.padding.upper()) for batch in x])
-
-
-def time_alternately(fns: dict[str, Callable[[], tf.Tensor]], repeats: int) -> dict[str, float]:
-    """Median seconds of each no-argument function, calling them in turn `repeats` times."""
-    for fn in fns.values():
-        time_fn(fn, 1)  # traces and warms up
-    samples = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            samples[name].append(time_fn(fn, 1, warmup=0))
-    return {name: statistics.median(seconds) for name, seconds in samples.items()}
 
 
 def _row(case: Case, measure: str, variant: str, seconds: float, repeats: int) -> dict:
