@@ -6,9 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow  # about 25 s; TFLite export itself is in test_export_tflite.py
 def test_report_has_tflite_columns_and_figure(tmp_path):
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, "bin", "report.py"), f"--runs_dir={tmp_path / 'runs'}",

@@ -115,6 +115,7 @@ def test_bin_train_reports_a_diverging_run(tmp_path):
     assert not glob.glob(str(tmp_path / "run" / "checkpoints" / "ckpt-*"))
 
 
+@pytest.mark.slow  # two-worker runs of bin/train stay in test_training and test_sparse_training
 def test_two_worker_spectral_dsr_run_ends_with_identical_weights_and_masks(tmp_path):
     run = tmp_path / "run"
     train_on_two_workers(run, "--flagfile=configs/train_smoke.flags", "--image_size=16",

@@ -2,6 +2,8 @@
 import gzip
 import json
 
+import pytest
+
 from flagfiles import run
 
 
@@ -9,6 +11,7 @@ def run_bin(*args):
     return run("bin/prune.py", *args, timeout=600)
 
 
+@pytest.mark.slow  # about 17 s; quantize_model itself is in test_quantize.py
 def test_prune_then_qat_writes_an_int8_file_that_keeps_the_zeros(tmp_path):
     run = tmp_path / "qat"
     result = run_bin("--flagfile=configs/prune_smoke.flags", f"--run_dir={run}", "--quantize=qat",
