@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from tfcompress.sparse.stats import sparsity_of
 from tfcompress.spectral.real_dft import real_spectral_path
 
 FORMATS = ("saved_model", "tflite")
@@ -198,14 +199,8 @@ def dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
 
 def kernel_sparsity(model: keras.Model) -> float:
     """Fraction of zeros over every `kernel` weight of the model's layers (0 without kernels)."""
-    zeros = total = 0
-    for layer in _all_layers(model):
-        for weight in layer.weights:
-            if weight.name.split("/")[-1].startswith("kernel") and weight.dtype.is_floating:
-                values = weight.numpy()
-                zeros += int(values.size - np.count_nonzero(values))
-                total += values.size
-    return zeros / total if total else 0.0
+    return sparsity_of(weight for layer in _all_layers(model) for weight in layer.weights
+                       if weight.name.split("/")[-1].startswith("kernel") and weight.dtype.is_floating)
 
 
 def _input_spec(model: keras.Model) -> tf.TensorSpec:
