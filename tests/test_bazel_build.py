@@ -1,4 +1,6 @@
-"""The Bazel build of custom_ops/: configure step and the built op library.
+"""The Bazel build of custom_ops/: configure step, the built op library, and
+the CUDA parts that need no GPU (nvcc choice, GPU targets, the kernel run by
+the CPU emulation of custom_ops/spectral/bench/).
 
 The library tests skip when `make build` has not produced the library, unless
 TFCOMPRESS_REQUIRE_OP=1 (CI), which turns the skip into a failure.
@@ -6,6 +8,8 @@ TFCOMPRESS_REQUIRE_OP=1 (CI), which turns the skip into a failure.
 import importlib.util
 import os
 import pathlib
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -86,3 +90,65 @@ def test_configure_rejects_unexpected_link_flags():
         configure.framework_library(["-L/nowhere", "-lfoo"])
     with pytest.raises(FileNotFoundError, match="/nowhere/libtensorflow_framework.so.2"):
         configure.framework_library(["-L/nowhere", "-l:libtensorflow_framework.so.2"])
+
+
+def _fake_nvcc(directory: pathlib.Path, release: str) -> pathlib.Path:
+    """An executable named nvcc whose --version reports CUDA `release`."""
+    directory.mkdir(parents=True)
+    nvcc = directory / "nvcc"
+    nvcc.write_text(f"#!/bin/sh\necho 'Cuda compilation tools, release {release}, V{release}.1'\n")
+    nvcc.chmod(0o755)
+    return nvcc
+
+
+def _find_nvcc(env_update) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key not in ("NVCC", "CUDA_HOME")}
+    env.update(env_update)
+    return subprocess.run(["bash", str(ROOT / "tools" / "find_nvcc.sh")], env=env,
+                          capture_output=True, text=True, check=False)
+
+
+def test_find_nvcc_prefers_cuda12_over_a_newer_nvcc_on_path(tmp_path):
+    nvcc13 = _fake_nvcc(tmp_path / "cuda13" / "bin", "13.0")
+    nvcc12 = _fake_nvcc(tmp_path / "cuda12" / "bin", "12.5")
+    path = f"{nvcc13.parent}:/usr/bin:/bin"
+    found = _find_nvcc({"PATH": path, "CUDA_HOME": str(nvcc12.parent.parent)})
+    assert found.returncode == 0 and found.stdout.strip() == str(nvcc12)
+
+    # Only CUDA 13 (unless the machine has /usr/local/cuda-12*): used, with a note.
+    only13 = _find_nvcc({"PATH": path})
+    assert only13.returncode == 0
+    if not list(pathlib.Path("/usr/local").glob("cuda-12*/bin/nvcc")):
+        assert only13.stdout.strip() == str(nvcc13)
+        assert "no CUDA 12 nvcc found" in only13.stderr and "CUDA 13.0" in only13.stderr
+
+
+def test_find_nvcc_rejects_a_missing_nvcc(tmp_path):
+    found = _find_nvcc({"NVCC": str(tmp_path / "no-nvcc")})
+    assert found.returncode == 1 and "no-nvcc is not an executable" in found.stderr
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
+def test_check_cuda_archs_rejects_a_binary_without_sm90(tmp_path):
+    source = tmp_path / "k.cu"
+    source.write_text("__global__ void k(float* x) { x[threadIdx.x] = 1.0f; }\n")
+    compiled = subprocess.run(["nvcc", "-c", "-gencode=arch=compute_80,code=sm_80", str(source),
+                               "-o", str(tmp_path / "k.o")], capture_output=True, text=True,
+                              check=False)
+    assert compiled.returncode == 0, compiled.stderr
+    checked = subprocess.run(["bash", str(ROOT / "tools" / "check_cuda_archs.sh"),
+                              str(tmp_path / "k.o")], capture_output=True, text=True, check=False)
+    assert checked.returncode == 1
+    assert "sm_80.cubin" in checked.stdout and "lacks sm_90.cubin" in checked.stderr
+
+
+@pytest.mark.skipif(shutil.which("c++") is None, reason="needs a C++ compiler")
+def test_cuda_kernel_emulated_on_cpu(tmp_path):
+    # The kernel's own code on the CPU: all 16 attribute combinations on both
+    # configurations, multi-block and split grids, NaN-filled outputs.
+    result = subprocess.run(["make", "-s", "-C", str(ROOT / "custom_ops" / "spectral" / "bench"),
+                             "emulate", f"BUILD={tmp_path}", "CXX=c++"],
+                            capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "all checks passed" in result.stdout
+    assert result.stdout.count("unwritten 0") == 2 * 2 * 16 + 3

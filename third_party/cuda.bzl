@@ -5,10 +5,20 @@ its nvcc-wrapping crosstool) expect a CUDA install laid out like TensorFlow's
 build machines; one nvcc action per kernel file is all an op library needs.
 The objects go into a cc_library (alwayslink) linked into the op's .so. Their
 CUDA runtime calls resolve against libtensorflow_framework.so.2, which exports
-the runtime API, so no libcudart is linked. nvcc targets its default GPU
-architecture (sm_75 with PTX for CUDA 13, JIT-compiled for newer GPUs); pass
-e.g. copts = ["-arch=sm_90"] for another.
+the runtime API, so no libcudart is linked. Objects hold SASS for sm_80 and
+sm_90 and compute_90 PTX (CUDA_GENCODE); pass gencode = [...] for others.
+nvcc is the one configure.sh found (tools/find_nvcc.sh: a CUDA 12 nvcc when
+there is one, to match the TensorFlow wheel's CUDA 12.5 runtime).
 """
+
+# SASS for A100 (sm_80) and H100/H200 (sm_90), which then run without JIT,
+# plus compute_90 PTX that the driver JIT-compiles for newer GPUs. The
+# standalone harness builds the same list (custom_ops/spectral/bench/Makefile).
+CUDA_GENCODE = [
+    "-gencode=arch=compute_80,code=sm_80",
+    "-gencode=arch=compute_90,code=sm_90",
+    "-gencode=arch=compute_90,code=compute_90",
+]
 
 def _cuda_object_impl(ctx):
     compilation = cc_common.merge_cc_infos(
@@ -22,6 +32,7 @@ def _cuda_object_impl(ctx):
         args.add_all(["-O3", "-DNDEBUG"])
     elif ctx.var["COMPILATION_MODE"] == "dbg":
         args.add("-g")
+    args.add_all(ctx.attr.gencode)
     args.add_all(ctx.attr.copts)
     args.add_all(compilation.defines, format_each = "-D%s")
 
@@ -50,10 +61,11 @@ _cuda_object = rule(
         "hdrs": attr.label_list(allow_files = [".h"]),
         "deps": attr.label_list(providers = [CcInfo]),
         "copts": attr.string_list(),
+        "gencode": attr.string_list(),
     },
 )
 
-def cuda_library(name, srcs, hdrs = [], deps = [], copts = [], **kwargs):
+def cuda_library(name, srcs, hdrs = [], deps = [], copts = [], gencode = CUDA_GENCODE, **kwargs):
     """A cc_library of `srcs` (.cu.cc) compiled by nvcc with -DGOOGLE_CUDA=1 and -fPIC.
 
     Args:
@@ -62,11 +74,12 @@ def cuda_library(name, srcs, hdrs = [], deps = [], copts = [], **kwargs):
       hdrs: headers the sources include.
       deps: cc_library targets giving include paths, defines and headers.
       copts: extra nvcc flags (e.g. TensorFlow's --std=c++17).
+      gencode: nvcc's GPU targets (-gencode flags), CUDA_GENCODE by default.
       **kwargs: passed to the cc_library (visibility, tags...).
     """
     objects = []
     for src in srcs:
         obj = "%s_%s" % (name, src.replace("/", "_").replace(".", "_"))
-        _cuda_object(name = obj, src = src, hdrs = hdrs, deps = deps, copts = copts)
+        _cuda_object(name = obj, src = src, hdrs = hdrs, deps = deps, copts = copts, gencode = gencode)
         objects.append(":" + obj)
     native.cc_library(name = name, srcs = objects, deps = deps, alwayslink = 1, **kwargs)

@@ -9,6 +9,10 @@
 #   CUDA=1        build and install the library with its CUDA kernel (--config=cuda)
 #   CUDA_CHECK=1  also compile and link the CUDA variant (nvcc, no GPU needed)
 #                 without installing it
+#   NVCC=...      nvcc for either (default: tools/find_nvcc.sh, a CUDA 12 nvcc
+#                 if there is one, else e.g. CUDA 13's with a note)
+# Either CUDA build is then checked to hold sm_80 and sm_90 SASS and compute_90
+# PTX (tools/check_cuda_archs.sh).
 # Installs Debian's bazel-bootstrap with apt-get when bazel is missing and the
 # user is root. A rebuild with nothing changed takes about a second.
 set -uo pipefail
@@ -48,12 +52,23 @@ fi
 
 config=()
 if [[ "${CUDA:-0}" == 1 ]]; then config=(--config=cuda); fi
+if [[ "${CUDA:-0}" == 1 || "${CUDA_CHECK:-0}" == 1 ]]; then
+  if NVCC=$(tools/find_nvcc.sh); then
+    export NVCC
+    step "nvcc: ${NVCC} ($("${NVCC}" --version | sed -n 's/.*\(release [0-9.]*\).*/\1/p'))"
+  elif [[ "${CUDA:-0}" == 1 ]]; then
+    fail "no nvcc for CUDA=1 (set NVCC=/path/to/nvcc)"
+  fi
+fi
 
 step "configure: ./configure.sh (PY=${PY:-.venv/bin/python or python3})"
 ./configure.sh || fail "./configure.sh"
 
 step "bazel build ${config[*]} ${TARGET}"
 bazel build "${config[@]}" "${TARGET}" || fail "bazel build ${config[*]} ${TARGET}"
+if [[ "${CUDA:-0}" == 1 ]]; then
+  tools/check_cuda_archs.sh "${BUILT}" || fail "GPU architectures of ${BUILT}"
+fi
 
 step "install ${BUILT} -> ${INSTALLED}"
 mkdir -p "$(dirname "${INSTALLED}")"
@@ -61,7 +76,8 @@ install -m 0755 "${BUILT}" "${INSTALLED}" || fail "install ${INSTALLED}"
 
 if [[ "${CUDA_CHECK:-0}" == 1 && "${CUDA:-0}" != 1 ]]; then
   step "CUDA check: bazel build --config=cuda ${TARGET} (not installed)"
-  if ! bazel build --config=cuda "${TARGET}"; then
+  # bazel-bin now points at the --config=cuda outputs.
+  if ! { bazel build --config=cuda "${TARGET}" && tools/check_cuda_archs.sh "${BUILT}"; }; then
     echo "build_ops: FAILED: CUDA check (the installed CPU library is unaffected)" >&2
     if [[ "${STRICT}" == 1 ]]; then exit 1; fi
   fi
