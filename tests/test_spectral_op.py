@@ -6,6 +6,7 @@ TFCOMPRESS_REQUIRE_OP=1, which makes them fail instead.
 import itertools
 import logging
 import os
+import platform
 
 import numpy as np
 import pytest
@@ -115,18 +116,54 @@ def assert_op_gradients_match_numpy(x, w, cotangent):
 def test_op_every_instruction_set_and_row_group(compiled_op, monkeypatch, isa):
     """Each instruction set the CPU kernel is built for, capped by TFCOMPRESS_MAX_CPU_ISA.
 
-    Under each cap these shapes make the kernel pick its in-place path and every
+    Under each cap these shapes make the kernel pick its whole-vector path and every
     row-group size it has there (k per group of a vector), in the forward product
     and both gradients; (32, 70, 66, 21) takes the small-K path past one block of
-    j and of r, with an overlapping last chunk of k.
+    j and of r, with an overlapping last chunk of k. (40, 70, 66, 40) takes the
+    whole-vector path past one block of i, j and r, with a last work unit of fewer
+    vectors of k, and (40, 20, 70, 37) adds an overlapping last chunk of k.
     """
     monkeypatch.setenv("TFCOMPRESS_MAX_CPU_ISA", isa)
     rng = np.random.default_rng(7)
-    shapes = [shape for shape in SHAPES if min(shape) > 0] + [(16, 3, 2, 1), (32, 70, 66, 21)]
+    shapes = [shape for shape in SHAPES if min(shape) > 0] + [
+        (16, 3, 2, 1), (32, 70, 66, 21), (40, 70, 66, 40), (40, 20, 70, 37)]
     for n, c, f, k in shapes:
         x, w = random_complex(rng, n, c, k), random_complex(rng, f, c, k)
         assert_close(spectral_op.spectral_mul(x, w, "op"), numpy_product(x, w))
         assert_op_gradients_match_numpy(x, w, random_complex(rng, n, f, k))
+
+
+def expected_cpu_isa(cap):
+    """The widest of our instruction sets /proc/cpuinfo lists, at most cap (Linux x86-64)."""
+    flags = set()
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    supported = [isa for isa, needs in (("avx512", {"avx512f", "avx512vl", "fma"}),
+                                        ("avx2", {"avx2", "fma"}), ("baseline", set()))
+                 if needs <= flags]
+    order = ["avx512", "avx2", "baseline"]
+    return next(isa for isa in supported if order.index(isa) >= order.index(cap))
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64" or not os.path.exists("/proc/cpuinfo"),
+                    reason="reads x86 CPU flags from /proc/cpuinfo")
+@pytest.mark.parametrize("cap", ["", "avx512", "avx2", "baseline"])
+def test_cpu_isa_names_the_dispatched_instruction_set(compiled_op, monkeypatch, cap):
+    monkeypatch.setenv("TFCOMPRESS_MAX_CPU_ISA", cap)
+    assert spectral_op.cpu_isa() == expected_cpu_isa(cap or "avx512")
+    assert tf.function(lambda: tf.constant(spectral_op.cpu_isa()))() == expected_cpu_isa(
+        cap or "avx512").encode()
+
+
+def test_cpu_isa_errors_and_absent_library(compiled_op, monkeypatch):
+    monkeypatch.setenv("TFCOMPRESS_MAX_CPU_ISA", "avx1024")
+    with pytest.raises(tf.errors.InvalidArgumentError, match='must name.*got "avx1024"'):
+        spectral_op.cpu_isa()
+    monkeypatch.setattr(spectral_op, "_library", lambda: None)
+    assert spectral_op.cpu_isa() is None
 
 
 def test_op_unknown_instruction_set_cap(compiled_op, monkeypatch):

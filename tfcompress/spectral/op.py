@@ -8,8 +8,10 @@ The compiled op (custom_ops/spectral, built by `make build`) is one kernel,
     product[i, j, k] = sum_r opA(i, r, k) * opB(j, r, k)
 
 so that the forward product and both of its gradients are the same kernel
-reading its operands in place (no permuted copies). The library is searched
-for, in order, at $TFCOMPRESS_OP_LIBRARY, tfcompress/lib/_spectral_ops.so and
+reading its operands in place (no permuted copies). Its CPU kernel picks
+AVX-512, AVX2 or baseline vectors at run time (`cpu_isa()` says which). The
+library is searched for, in order, at $TFCOMPRESS_OP_LIBRARY,
+tfcompress/lib/_spectral_ops.so and
 <repo>/bazel-bin/custom_ops/spectral/spectral_ops.so, and loaded once.
 """
 import functools
@@ -65,6 +67,22 @@ def _load_library():
 def op_loaded() -> bool:
     """Whether the compiled spectral op library is loaded (loads it on first call)."""
     return _library() is not None
+
+
+def cpu_isa() -> str | None:
+    """The instruction set the compiled CPU kernel dispatches to now, or None without the op.
+
+    "avx512", "avx2" or "baseline": the widest this CPU supports, capped by
+    $TFCOMPRESS_MAX_CPU_ISA when set, as chosen by the library's own dispatch
+    (its SpectralMulCpuIsa op). None also for a library built before that op.
+    An unknown name in that variable raises tf.errors.InvalidArgumentError.
+    Runs eagerly, also inside a tf.function.
+    """
+    library = _library()
+    if library is None or not hasattr(library, "spectral_mul_cpu_isa"):
+        return None
+    with tf.init_scope(), tf.device("/CPU:0"):
+        return library.spectral_mul_cpu_isa().numpy().decode()
 
 
 def spectral_mul_reference(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:

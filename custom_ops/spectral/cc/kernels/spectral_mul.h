@@ -9,8 +9,9 @@
 // contiguous axis of a, b and out, so every variant is a batch over K of
 // complex GEMMs: the forward product x[N,C,K] . conj(w[F,C,K]) and both of
 // its gradients are the same kernel with other strides and conjugations, and
-// no operand is transposed into another tensor (the CPU kernel only copies a
-// into the vector layout of its register tile; b and out are used in place).
+// no operand is transposed into another tensor (the CPU kernel only copies
+// blocks of a and strips of b into cache-sized buffers in the vector layout of
+// its register tile; out is written in place).
 #ifndef TFCOMPRESS_SPECTRAL_MUL_H_
 #define TFCOMPRESS_SPECTRAL_MUL_H_
 

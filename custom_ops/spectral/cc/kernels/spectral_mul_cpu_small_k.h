@@ -2,7 +2,7 @@
 // kept coefficients (K = 10..42 at ResNet-18's 8x8 and 4x4 stages) or K just
 // past a multiple of the vector (K = 84).
 //
-// The in-place path (spectral_mul_cpu.h) runs its lanes along k only, so K
+// The whole-vector path (spectral_mul_cpu.h) runs its lanes along k only, so K
 // is rounded up to whole vectors (K = 10 fills 16 lanes of AVX-512) and its
 // time stops falling with K. Here the tile of spectral_mul_cpu_tile.h runs
 // vectors of G row groups of C < W/2 consecutive k: K is rounded up to a
@@ -13,8 +13,8 @@
 //   packed[chunk][i tile][r][vector][row group][C complex],
 // so the tile streams it with unit stride. That copies i*r*K values, a small
 // fraction of the i*j*r*K multiply-adds (j >= 64 at ResNet-18's shapes). b
-// is read in place (broadcasts of C values from its rows) and out written
-// in place (C values per row group).
+// is copied strip by strip (PackStrip, C values per row, broadcast by the
+// tile) and out written in place (C values per row group).
 //
 // Cache blocking. A work unit is a block of at most kIBlock rows i, kJBlock
 // columns j and kKBlock k (fewer k when there are too few blocks to keep
@@ -66,11 +66,8 @@ struct Layout {
   // Packing pieces: one (chunk, i tile) each.
   int64_t NumPieces() const { return chunks * i_tiles; }
   int64_t NumUnits() const { return i_blocks * j_blocks * q_blocks; }
-  // First k of chunk q: the last chunk overlaps the one before when C does
-  // not divide k (requires k >= C).
-  int64_t K0(const Plan& g, int64_t q) const {
-    return std::min(q * group, g.k - group);
-  }
+  // First k of chunk q.
+  int64_t K0(const Plan& g, int64_t q) const { return ChunkK0(g, q, group); }
   // Offset of the packed vectors of chunk q, i tile it, reduction step r0.
   int64_t Offset(int64_t q, int64_t it, int64_t r0) const {
     return ((q * i_tiles + it) * r + r0) * step;
@@ -117,6 +114,7 @@ TFC_INLINE void RunGroupedUnits(const Plan& g, const Layout& lay,
   constexpr int64_t kGroups = W / (2 * C);
   static_assert(kIBlock % (TI * kGroups) == 0, "i blocks are whole i tiles");
   const int64_t r_blocks = NumRBlocks(g);
+  alignas(64) float strip[kStripFloats<W, TJ>];
   TileAt t;
   t.i_end = g.i;
   t.a_x = W;
@@ -137,6 +135,7 @@ TFC_INLINE void RunGroupedUnits(const Plan& g, const Layout& lay,
           const int64_t k0 = lay.K0(g, q);
           t.koff = 2 * k0;
           t.lane0 = static_cast<int>(q * C - k0);
+          PackStrip<W, C>(g, tj, strip, &t);
           for (t.i0 = i_begin; t.i0 < i_end; t.i0 += TI * kGroups) {
             const int ti = static_cast<int>(
                 std::min<int64_t>(TI, CeilDiv(i_end - t.i0, kGroups)));

@@ -1,13 +1,14 @@
 // The register tile of the CPU spectral_mul product, shared by its two
-// paths: spectral_mul_cpu.h (a read in place, lanes along k) and
+// paths: spectral_mul_cpu.h (whole vectors, lanes along k) and
 // spectral_mul_cpu_small_k.h (a packed, lanes in row groups).
 //
 // A vector of W floats holds W/2 complex lanes (interleaved re, im) in
 // G = W / (2*C) row groups of C consecutive k: lanes g*C .. g*C + C - 1 are
 // row i + g of a at k0 .. k0 + C - 1, and b's C values at (j, r, k0..) are
-// broadcast to every group. With C = W/2 (G = 1) the lanes run along k only;
-// smaller C wastes fewer lanes when few k are kept (K = 10 rounds up to 16
-// lanes of AVX-512 with C = 8, to 10 with C = 2).
+// broadcast to every group (once per strip of b, by PackStrip). With
+// C = W/2 (G = 1) the lanes run along k only; smaller C wastes fewer lanes
+// when few k are kept (K = 10 rounds up to 16 lanes of AVX-512 with C = 8, to
+// 10 with C = 2).
 //
 // A tile of TI x TJ vectors (TI*G rows i, TJ columns j) accumulates, over r,
 //   P += a * b          = (ar*br, ai*bi)
@@ -25,6 +26,7 @@
 #include <complex>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "spectral_mul.h"
@@ -134,13 +136,17 @@ struct Plan {
 // j0.., reduction r0..r0+rn, k from float koff on, of which lanes lane0..C-1
 // of each row group are written; a points at the tile's first vector of a
 // for r0, a_x and a_r are the float strides between its vectors and per r;
-// accumulate adds to out (later reduction blocks) instead of overwriting it.
+// b at its first vector of b for r0 (in a strip, see PackStrip), b_y and b_r
+// the float strides between its columns and per r; accumulate adds to out
+// (later reduction blocks) instead of overwriting it.
 struct TileAt {
   int64_t i0, i_end, j0, r0, rn, koff;
   int lane0;
   bool accumulate;
   const float* a;
   int64_t a_x, a_r;
+  const float* b;
+  int64_t b_y, b_r;
 };
 
 // Writes (or adds) row group Grp of v (lanes Grp*C .. Grp*C + C - 1) to row
@@ -205,12 +211,12 @@ TFC_INLINE void Tile(const Plan& g, const TileAt& t) {
     }
   }
   const float* ap = t.a;
-  const float* bp = g.b + t.j0 * g.sbj + t.r0 * g.sbr + t.koff;
-  for (int64_t r = 0; r < t.rn; ++r, ap += t.a_r, bp += g.sbr) {
+  const float* bp = t.b;
+  for (int64_t r = 0; r < t.rn; ++r, ap += t.a_r, bp += t.b_r) {
     typename V::type av[TI];
     TFC_UNROLL for (int x = 0; x < TI; ++x) av[x] = V::Load(ap + x * t.a_x);
     TFC_UNROLL for (int y = 0; y < TJ; ++y) {
-      const typename V::type bv = V::template Broadcast<C>(bp + y * g.sbj);
+      const typename V::type bv = V::Load(bp + y * t.b_y);
       const typename V::type bs = V::Swap(bv);
       TFC_UNROLL for (int x = 0; x < TI; ++x) {
         p[x][y] += av[x] * bv;
@@ -247,7 +253,58 @@ constexpr int64_t kJBlock = 64;
 constexpr int64_t kIBlock = 64;
 constexpr int64_t kRBlock = 64;
 
+// At least n floats, 64-byte aligned, owned by the calling thread and kept
+// for its later calls (a buffer allocated per call would fault its pages in
+// again each time).
+inline float* ThreadBuffer(int64_t n) {
+  constexpr int64_t kAlign = 64 / sizeof(float);
+  thread_local std::unique_ptr<float[]> buffer;
+  thread_local int64_t size = 0;
+  if (size < n) {
+    buffer.reset(new float[n + kAlign]);
+    size = n;
+  }
+  const auto address = reinterpret_cast<std::uintptr_t>(buffer.get());
+  return buffer.get() + (-address / sizeof(float)) % kAlign;
+}
+
+// Floats of the strip PackStrip fills for tiles of TJ columns.
+template <int W, int TJ>
+constexpr int64_t kStripFloats = TJ * kRBlock * W;
+
+// Copies the strip of b that the tiles of columns t->j0 .. t->j0 + tj - 1
+// read (C complex values at k from t->koff, reduction steps t->r0 ..
+// t->r0 + t->rn - 1) into strip as the vectors the tiles load, [r][j][W
+// floats] (the C values repeated to every row group), points t->b at it, and
+// prefetches the rows of the next strip. In place, the strip's rows are far
+// apart: when b is transposed (both gradients) one reduction step is 2*K*C
+// floats, a multiple of 2 or 4 KB at ResNet-18's shapes, so every step falls
+// in the same few cache sets and on another page, and each tile of rows i
+// would miss again. Packed, the tiles of every i block reuse it from L1, and
+// broadcast once (C = 2 takes three instructions with AVX2).
+template <int W, int C>
+TFC_INLINE void PackStrip(const Plan& g, int tj, float* strip, TileAt* t) {
+  typedef Vec<W> V;
+  const float* src = g.b + t->j0 * g.sbj + t->r0 * g.sbr + t->koff;
+  float* dst = strip;
+  for (int64_t r = 0; r < t->rn; ++r, src += g.sbr) {
+    for (int y = 0; y < tj; ++y, dst += W) {
+      V::Store(dst, V::template Broadcast<C>(src + y * g.sbj));
+      __builtin_prefetch(src + (y + tj) * g.sbj);
+    }
+  }
+  t->b = strip;
+  t->b_y = W;
+  t->b_r = W * tj;
+}
+
 inline int64_t CeilDiv(int64_t x, int64_t y) { return (x + y - 1) / y; }
+
+// First k of chunk q of c consecutive k: the last chunk overlaps the one
+// before when c does not divide k (requires k >= c).
+inline int64_t ChunkK0(const Plan& g, int64_t q, int64_t c) {
+  return std::min(q * c, g.k - c);
+}
 
 inline int64_t NumJBlocks(const Plan& g) { return CeilDiv(g.j, kJBlock); }
 

@@ -57,7 +57,7 @@ TFC_ISA_ENTRIES(128, , 4, 2, 3)
 #undef TFC_ISA_ENTRIES
 
 // An instruction set: vectors of `lanes` complex values and i tiles of `ti`
-// vectors; `units` runs the in-place path, grouped[n - 1] the small-K path
+// vectors; `units` runs the whole-vector path, grouped[n - 1] the small-K path
 // with row groups of C = lanes >> n k (G = 2^n groups per vector; null
 // where C < 1).
 struct Isa {
@@ -115,21 +115,23 @@ const Isa* PickIsa() {
 
 // Time per lane of the small-K path with G = 2^n row groups (n = 1..3),
 // relative to G = 2: out is stored one group at a time. And how many more
-// lanes the in-place path may compute than the small-K path, which packs a,
-// and still be taken. Lanes: k rounded up to whole chunks of C, times rows i
-// rounded up to whole tiles. Measured with AVX-512 at ResNet-18's shapes
-// (bin/benchmark.py --suite=spectral): the in-place path wins where K fills
-// whole vectors or nearly (K = 40, 220, 684), the small-K path where the
-// in-place one wastes 5% of its lanes or more (K = 84, 42, 21, 20, 10; by
-// 40% at K = 21), and G = 4 and G = 8 run about 1.08x and 1.5x slower per
-// lane than G = 2. Below kMinGroupedR reduction steps (the gradient of the
-// weights at batch sizes under 32) the stores of row groups cost more than
-// the lanes saved.
+// lanes the whole-vector path may compute than the small-K path, which packs
+// all of a first, and still be taken. Lanes: k rounded up to whole chunks of
+// C, times rows i rounded up to whole tiles. Measured at ResNet-18's shapes
+// (bin/benchmark.py --suite=spectral, AVX-512, and since both paths pack
+// their operands, the CPU time of each product with AVX2 and AVX-512): the
+// whole-vector path wins where K fills whole vectors or nearly (K = 40, 220,
+// 684, and K = 84 on AVX-512: 88 lanes in 0.8x the time of the small-K path's
+// 84), the small-K path where the whole-vector one wastes 9% of its lanes or
+// more (K = 42, 21, 20, 10 on AVX-512; by 40% at K = 21), and G = 4 and G = 8
+// run about 1.08x and 1.5x slower per lane than G = 2. Below kMinGroupedR
+// reduction steps (the gradient of the weights at batch sizes under 32) the
+// stores of row groups cost more than the lanes saved.
 constexpr double kGroupsCost[] = {0.0, 1.0, 1.08, 1.5};
-constexpr double kInPlaceExtraLanes = 1.03;
+constexpr double kWholeVectorExtraLanes = 1.05;
 constexpr int64_t kMinGroupedR = 32;
 
-// The path for dims on isa: n = 0 for the in-place path, else the small-K
+// The path for dims on isa: n = 0 for the whole-vector path, else the small-K
 // path with row groups of C = lanes >> n k.
 int PickPath(const Isa& isa, const SpectralMulDims& dims) {
   const auto lanes = [&](int n) {
@@ -145,10 +147,11 @@ int PickPath(const Isa& isa, const SpectralMulDims& dims) {
       best = n;
     }
   }
-  const bool in_place =
+  const bool whole_vectors =
       dims.k >= isa.lanes &&
-      (dims.r < kMinGroupedR || lanes(0) <= kInPlaceExtraLanes * lanes(best));
-  return in_place ? 0 : best;
+      (dims.r < kMinGroupedR ||
+       lanes(0) <= kWholeVectorExtraLanes * lanes(best));
+  return whole_vectors ? 0 : best;
 }
 
 }  // namespace spectral_cpu
@@ -170,7 +173,8 @@ const char* SpectralMulFunctor<CPUDevice>::operator()(
   const int64_t r = std::max<int64_t>(dims.r, 1);
   // Costs in cycles, about one per complex multiply-add or value copied.
   if (n == 0) {
-    const int64_t cost = dims.i * std::min(dims.j, kJBlock) * r * isa.lanes;
+    const int64_t cost = dims.i * std::min(dims.j, kJBlock) * r *
+                         UnitChunks(isa.lanes) * isa.lanes;
     device.parallelFor(NumUnits(plan, isa.lanes),
                        Eigen::TensorOpCost(0, 0, cost),
                        [&plan, &isa](Eigen::Index begin, Eigen::Index end) {
@@ -268,6 +272,29 @@ class SpectralMulOp : public OpKernel {
 
 REGISTER_KERNEL_BUILDER(Name("SpectralMul").Device(DEVICE_CPU),
                         SpectralMulOp<CPUDevice>);
+
+// The name of the instruction set SpectralMul's CPU kernel dispatches to
+// now, from the same choice (PickIsa).
+class SpectralMulCpuIsaOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+
+  void Compute(OpKernelContext* context) override {
+    const functor::spectral_cpu::Isa* isa = functor::spectral_cpu::PickIsa();
+    OP_REQUIRES(context, isa != nullptr,
+                errors::InvalidArgument(functor::spectral_cpu::kBadMaxIsa,
+                                        ", got \"",
+                                        std::getenv(functor::spectral_cpu::
+                                                        kMaxIsaVariable),
+                                        "\""));
+    Tensor* out = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({}), &out));
+    out->scalar<tstring>()() = isa->name;
+  }
+};
+
+REGISTER_KERNEL_BUILDER(Name("SpectralMulCpuIsa").Device(DEVICE_CPU),
+                        SpectralMulCpuIsaOp);
 
 #if GOOGLE_CUDA
 REGISTER_KERNEL_BUILDER(Name("SpectralMul").Device(DEVICE_GPU),

@@ -1,7 +1,9 @@
 // Registration of SpectralMul, the complex product at the heart of the
-// band-limited spectral convolution, and its shape function.
+// band-limited spectral convolution, and its shape function; and of
+// SpectralMulCpuIsa, which names the instruction set its CPU kernel uses.
 #include <string>
 
+#include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
 
@@ -69,6 +71,16 @@ a[i, r, k] (a[r, i, k] if transpose_a), conjugated if conj_a, and opB(j, r, k)
 is b[j, r, k] (b[r, j, k] if transpose_b), conjugated if conj_b. With the
 default attributes this is spectral_mul: x[N, C, K] . conj(w[F, C, K]) summed
 over C gives [N, F, K]; its gradients are the same op with other attributes.
+)doc");
+
+REGISTER_OP("SpectralMulCpuIsa")
+    .Output("isa: string")
+    .SetIsStateful()  // reads $TFCOMPRESS_MAX_CPU_ISA: never constant-folded
+    .SetShapeFn(shape_inference::ScalarShape)
+    .Doc(R"doc(
+The instruction set SpectralMul's CPU kernel dispatches to: "avx512", "avx2"
+or "baseline", the widest this CPU supports, capped by the one named in
+$TFCOMPRESS_MAX_CPU_ISA when set (an unknown name is an InvalidArgument error).
 )doc");
 
 }  // namespace tensorflow
