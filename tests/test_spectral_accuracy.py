@@ -15,10 +15,10 @@ def digits_split():
     return (images[order[:cut]], labels[order[:cut]]), (images[order[cut:]], labels[order[cut:]])
 
 
-def trained_accuracy(conv, epochs, width):
+def trained_accuracy(conv, epochs, width, seed=0):
     """Test accuracy of conv(w, 3) -> conv(2w, 3, stride 2) -> dense, trained with Adam."""
     (x_train, y_train), (x_test, y_test) = digits_split()
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     inputs = keras.Input((8, 8, 1))
     y = keras.layers.ReLU()(conv(width, 3, name="conv1")(inputs))
     y = keras.layers.ReLU()(conv(2 * width, 3, strides=2, name="conv2")(y))
@@ -34,8 +34,14 @@ def conv2d(filters, kernel_size, strides=1, name=None):
 
 
 def test_band_limited_cnn_within_two_points_of_conv2d():
-    """About 20 s on 2 cores: 99.1% (Conv2D) vs 99.3% (r = 0.5) when written."""
-    baseline = trained_accuracy(conv2d, epochs=30, width=32)
-    spectral = trained_accuracy(conv_factory(2, compress_rate=0.5), epochs=30, width=32)
+    """Mean test accuracy over 3 seeds (one seed's gap moves by a point with float rounding).
+
+    About 15-25 s on 2 cores (6 short trainings); last measured: Conv2D 99.01%,
+    r = 0.5 97.47% (seeds 0-2).
+    """
+    seeds = (0, 1, 2)
+    baseline = np.mean([trained_accuracy(conv2d, 30, 32, seed) for seed in seeds])
+    spectral = np.mean([trained_accuracy(conv_factory(2, compress_rate=0.5), 30, 32, seed)
+                        for seed in seeds])
     assert baseline > 0.9
     assert spectral >= baseline - 0.02, (spectral, baseline)

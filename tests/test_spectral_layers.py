@@ -1,4 +1,5 @@
 """SpectralConv1D/2D against tf.nn.conv, an independent NumPy band-limited reference, gradients."""
+import dataclasses
 import math
 import os
 
@@ -91,23 +92,39 @@ def test_rate_zero_equals_conv1d(length, kernel, strides, padding):
     np.testing.assert_allclose(layer(x), conv(x), atol=2e-5 * np.abs(conv(x)).max())
 
 
+@pytest.mark.parametrize("transform", ["fft", "direct", "separable"])
+@pytest.mark.parametrize("shape,kernel,strides,padding", [
+    ((2, 7, 7), (3, 3), 1, "same"), ((2, 8, 6), (3, 3), 2, "same"),
+    ((2, 9, 8), (4, 5), 2, "valid"), ((1, 10, 9), (1, 1), 2, "same"),
+    ((2, 16), (3,), 1, "same"), ((2, 17), (4,), 2, "same"), ((2, 20), (7,), 3, "valid")])
+def test_every_transform_equals_conv_at_rate_zero(transform, shape, kernel, strides, padding):
+    if transform == "separable" and len(kernel) == 1:
+        pytest.skip("the separable transform is 2-D only")
+    x, w = randn(*shape, 3), randn(*kernel, 3, 4)
+    expected = tf.nn.convolution(x, w, strides, padding.upper())
+    got = spectral_conv(x, w, strides, padding, transform=transform)
+    np.testing.assert_allclose(got, expected, atol=2e-5 * np.abs(expected).max())
+
+
 # ---------------------------------------------------------------- band-limited against NumPy
+@pytest.mark.parametrize("transform", ["fft", "direct", "separable"])
 @pytest.mark.parametrize("rate", [0.3, 0.5, 0.8])
 @pytest.mark.parametrize("shape,kernel,strides,padding", [
     ((2, 8, 8, 3), (3, 3), 1, "same"), ((1, 7, 9, 2), (3, 2), 2, "same"),
     ((2, 9, 6, 2), (4, 3), 1, "valid")])
-def test_band_limited_2d_matches_numpy(rate, shape, kernel, strides, padding):
+def test_band_limited_2d_matches_numpy(transform, rate, shape, kernel, strides, padding):
     x, w = randn(*shape), randn(*kernel, shape[-1], 3)
-    got = spectral_conv(x, w, strides, padding, compress_rate=rate)
+    got = spectral_conv(x, w, strides, padding, compress_rate=rate, transform=transform)
     expected = numpy_spectral_conv(x, w, strides, padding, rate)
     np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max() + 1e-6)
 
 
+@pytest.mark.parametrize("transform", ["fft", "direct"])
 @pytest.mark.parametrize("rate", [0.25, 0.6])
 @pytest.mark.parametrize("strides,padding", [(1, "same"), (2, "valid")])
-def test_band_limited_1d_matches_numpy(rate, strides, padding):
+def test_band_limited_1d_matches_numpy(transform, rate, strides, padding):
     x, w = randn(3, 21, 2), randn(6, 2, 4)
-    got = spectral_conv(x, w, strides, padding, compress_rate=rate)
+    got = spectral_conv(x, w, strides, padding, compress_rate=rate, transform=transform)
     np.testing.assert_allclose(got, numpy_spectral_conv(x, w, strides, padding, rate), atol=2e-5)
 
 
@@ -122,8 +139,9 @@ def test_error_to_full_spectrum_shrinks_as_rate_falls():
 
 @pytest.mark.skipif(not op_loaded() and os.environ.get("TFCOMPRESS_REQUIRE_OP") != "1",
                     reason="compiled spectral op library not loaded")
-@pytest.mark.parametrize("rank", [1, 2])
-def test_op_and_tf_implementations_agree(rank):
+@pytest.mark.parametrize("rank,transform", [(1, "fft"), (1, "direct"), (2, "fft"), (2, "direct"),
+                                            (2, "separable")])
+def test_op_and_tf_implementations_agree(rank, transform):
     x = randn(3, 11, 10, 4) if rank == 2 else randn(3, 40, 4)
     w = randn(*(3,) * rank, 4, 6)
     results, gradients = {}, {}
@@ -131,7 +149,8 @@ def test_op_and_tf_implementations_agree(rank):
         x_t, w_t = tf.constant(x), tf.constant(w)
         with tf.GradientTape() as tape:
             tape.watch([x_t, w_t])
-            results[impl] = spectral_conv(x_t, w_t, compress_rate=0.5, implementation=impl)
+            results[impl] = spectral_conv(x_t, w_t, compress_rate=0.5, implementation=impl,
+                                          transform=transform)
             loss = tf.reduce_sum(results[impl] * np.cos(np.arange(results[impl].shape[-1])))
         gradients[impl] = tape.gradient(loss, [x_t, w_t])
     np.testing.assert_allclose(results["op"], results["tf"], atol=1e-5 * np.abs(results["tf"]).max())
@@ -140,16 +159,23 @@ def test_op_and_tf_implementations_agree(rank):
 
 
 # ---------------------------------------------------------------- gradients
+@pytest.mark.parametrize("transform", ["fft", "direct", "separable"])
 @pytest.mark.parametrize("rank,rate,strides", [(2, 0.5, 1), (2, 0.7, 2), (1, 0.5, 1)])
-def test_gradients_of_band_limited_function(rank, rate, strides):
+def test_gradients_of_band_limited_function(transform, rank, rate, strides):
+    if transform == "separable" and rank == 1:
+        pytest.skip("the separable transform is 2-D only")
     x = randn(2, 5, 6, 2) if rank == 2 else randn(2, 9, 2)
     w = randn(*(3,) * rank, 2, 3)
 
+    @tf.function  # traced once: the numerical gradient evaluates it many times
     def of_x(x_):
-        return spectral_conv(x_, tf.constant(w), strides, "same", compress_rate=rate)
+        return spectral_conv(x_, tf.constant(w), strides, "same", compress_rate=rate,
+                             transform=transform)
 
+    @tf.function
     def of_w(w_):
-        return spectral_conv(tf.constant(x), w_, strides, "same", compress_rate=rate)
+        return spectral_conv(tf.constant(x), w_, strides, "same", compress_rate=rate,
+                             transform=transform)
 
     for fn, arg in ((of_x, x), (of_w, w)):
         theoretical, numerical = tf.test.compute_gradient(fn, [tf.constant(arg)], delta=1e-2)
@@ -171,9 +197,12 @@ def test_input_gradient_is_band_limited():
 
 
 # ---------------------------------------------------------------- preserve_energy, rate, flops
-def test_preserve_energy_rate_matches_numpy_prefix():
+@pytest.mark.parametrize("transform", ["fft", "direct", "separable"])
+def test_preserve_energy_rate_matches_numpy_prefix(transform):
     x = randn(2, 10, 10, 2)
-    layer = SpectralConv2D(3, 3, padding="same", preserve_energy=70)
+    layer = SpectralConv2D(3, 3, padding="same", preserve_energy=70, compress_rate=0.2)
+    layer.build(x.shape)
+    layer.plan = dataclasses.replace(layer.plan, transform=transform)
     y = layer(x)
     fft_shape = (14, 14)  # 10 + 2 (same padding) + 3 - 1
     xf = np.fft.rfft2(np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)]).astype(np.float64),
@@ -216,10 +245,14 @@ def test_rate_reached_and_flops():
     k = 20 * 11  # FFT 16 + 2 + 3 - 1 = 20, rfft half width 11
     kept = layer.plan.kept.size
     assert kept in (110, 111) and layer.compress_rate_reached == pytest.approx(1 - kept / k)
-    fft = 2.5 * 400 * math.log2(400)
-    ffts = (2 * 4 + 2 * 8) * fft  # rfft of 2 x 4 input slices, irfft of 2 x 8 output slices
-    kernel_dft = 4 * 9 * 4 * 8 * kept
-    assert layer.flops((2, 16, 16, 4)) == round(ffts + kernel_dft + 8 * 2 * 4 * 8 * kept)
+    assert layer.plan.transform == "direct"  # the cost model's choice for this grid and band
+    fy, fx = np.divmod(layer.plan.kept, 11)
+    # The direct DFT computes one of each conjugate pair (fy, -fy) of the fx = 0, 10 columns.
+    computed = kept - np.sum(((fx == 0) | (fx == 10)) & (fy > 10))
+    dft = 2 * 256 * 2 * computed  # 2 flops per multiply-add, 16 x 16 positions, 2K real outputs
+    transforms = (2 * 4 + 2 * 8) * dft  # forward of 2 x 4 input slices, inverse of 2 x 8 outputs
+    kernel_dft = 4 * 9 * 4 * 8 * computed
+    assert layer.flops((2, 16, 16, 4)) == round(transforms + kernel_dft + 8 * 2 * 4 * 8 * computed)
     assert layer.flops((None, 16, 16, 4)) < layer.flops((2, 16, 16, 4))
-    full = SpectralConv2D(8, 3, padding="same")
-    assert full.flops((1, 16, 16, 4)) > layer.flops((1, 16, 16, 4))
+    narrower = SpectralConv2D(8, 3, padding="same", compress_rate=0.75)  # also direct
+    assert narrower.flops((1, 16, 16, 4)) < layer.flops((1, 16, 16, 4))

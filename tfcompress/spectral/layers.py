@@ -1,4 +1,4 @@
-"""SpectralConv1D / SpectralConv2D: Keras convolutions computed band-limited in the FFT domain.
+"""SpectralConv1D / SpectralConv2D: Keras convolutions computed band-limited in frequency space.
 
 Drop-in for ``keras.layers.Conv1D``/``Conv2D``: the same arguments and defaults
 (padding "valid"), a Conv layer's config loads with ``from_config``, and the
@@ -18,9 +18,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress.conv_dropin import check_conv_arguments, int_tuple
-from tfcompress.spectral import bands
+from tfcompress.spectral import bands, transforms
 from tfcompress.spectral.fft_conv import PADDINGS, SpectralPlan, apply_plan, make_plan
 from tfcompress.spectral.op import IMPLEMENTATIONS
+from tfcompress.spectral.transform_cost import transform_flops
 
 
 class _SpectralConv(keras.layers.Layer):
@@ -147,12 +148,13 @@ class _SpectralConv(keras.layers.Layer):
     def flops(self, input_shape) -> int:
         """Real floating-point operations of one forward pass on ``input_shape`` (batch None -> 1).
 
-        Counted: the rfft of every (example, input channel) slice and the inverse
-        rfft of every (example, output channel) slice, each 2.5 L log2 L for L
-        points; the kernel's direct DFT at the Kk kept coefficients, 4 flops per
-        (tap, input channel, output channel, kept coefficient) (two real
+        Counted: the forward transform of every (example, input channel) slice
+        and the inverse of every (example, output channel) slice, as
+        ``transform_cost.transform_flops`` counts them for the plan's transform;
+        the kernel's direct DFT at the K coefficients the transform computes, 4
+        flops per (tap, input channel, output channel, coefficient) (two real
         multiply-adds); and 8 real flops (4 mul + 4 add) per complex
-        multiply-accumulate of the product over the kept coefficients. Padding,
+        multiply-accumulate of the product over those coefficients. Padding,
         transposes, gathers and the bias are not counted; with
         ``preserve_energy`` the static band is counted (an upper bound).
         """
@@ -164,10 +166,12 @@ class _SpectralConv(keras.layers.Layer):
         channels = input_shape[-1]
         plan = make_plan(tuple(input_shape[1:-1]), self.kernel_size, self.strides, self.padding,
                          self.compress_rate, self.next_power2)
-        ffts = batch * (channels + self.filters) * plan.fft_flops()
-        kernel_dft = 4 * math.prod(self.kernel_size) * channels * self.filters * plan.kept.size
-        products = 8 * batch * channels * self.filters * plan.kept.size
-        return int(round(ffts + kernel_dft + products))
+        forward, inverse = transform_flops(plan)
+        coefficients = transforms.coefficients(plan).size
+        kernel_dft = 4 * math.prod(self.kernel_size) * channels * self.filters * coefficients
+        products = 8 * batch * channels * self.filters * coefficients
+        transform = batch * (channels * forward + self.filters * inverse)
+        return int(round(transform + kernel_dft + products))
 
     def get_config(self) -> dict:
         """Constructor arguments, Keras-serialised."""
@@ -200,6 +204,10 @@ class _SpectralConv(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="tfcompress")
 class SpectralConv2D(_SpectralConv):
     """2-D convolution in the FFT domain with the highest frequencies dropped.
+
+    How the kept coefficients are computed (FFT, direct or separable DFT as
+    GEMMs) is chosen per shape at build time: ``layer.plan.transform``, from the
+    cost model of ``tfcompress.spectral.transform_cost``.
 
     Args:
       filters, kernel_size, strides, padding ("valid" or "same"), use_bias,
