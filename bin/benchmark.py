@@ -2,7 +2,10 @@
 """Run benchmark suites: `bin/benchmark.py --suite=spectral` writes bench/results/spectral.csv.
 
 Prints the ratios measured in this one process (never compare absolute times
-across runs on these noisy machines); `--quick` is a seconds-long smoke run.
+across runs on these noisy machines); `--quick` is a smoke run at tiny sizes.
+Every CSV records the CPU model and the instruction sets in use (columns
+cpu_model, isa); suites may also write figures and tables beside them (the
+spectral suite: spectral_resource.png, time and memory vs compress rate).
 """
 import logging
 import os

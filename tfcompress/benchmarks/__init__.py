@@ -6,7 +6,8 @@ suite may depend on anything); a suite on real data takes a third argument,
 ``data_dir``, the folder that `tools/get_data.sh` fills. ``run_suites`` writes ``<out_dir>/<suite>.csv``
 (one row per measurement) and ``<out_dir>/<suite>_ratios.csv`` (the ratios
 measured in this one process: these machines are noisy, so absolute times are
-never compared across runs).
+never compared across runs); every row of both records the CPU model and the
+instruction sets in use (``machine()``).
 """
 import csv
 import dataclasses
@@ -14,11 +15,14 @@ import functools
 import importlib
 import inspect
 import os
+import platform
 import statistics
 import time
 from typing import Any, Callable, Sequence
 
 import tensorflow as tf
+
+from tfcompress.spectral import op
 
 SUITES: dict[str, str] = {
     "spectral": "tfcompress.benchmarks.spectral",
@@ -27,6 +31,7 @@ SUITES: dict[str, str] = {
     "sparse": "tfcompress.benchmarks.sparse",
     "sparse_accuracy": "tfcompress.benchmarks.sparse_accuracy",
     "fold_accuracy": "tfcompress.benchmarks.fold_accuracy",
+    "serving": "tfcompress.benchmarks.serving",
     # Reproductions on real data (`data_dir`, see tools/get_data.sh); each writes a Markdown table.
     "mnist_pruning": "tfcompress.benchmarks.mnist_pruning",
     "mnist_sparse": "tfcompress.benchmarks.mnist_sparse",
@@ -38,6 +43,10 @@ DATA_DIR = "data"  # where `tools/get_data.sh` puts mnist/ and ucr/
 
 
 RATIO_COLUMNS = ("ratio", "value", "target")
+# Caps on the instruction set: our op's dispatch, and oneDNN's (TensorFlow's Conv2D, matmul).
+ISA_CAPS = ("TFCOMPRESS_MAX_CPU_ISA", "ONEDNN_MAX_CPU_ISA")
+# The CPU's vector extensions recorded: name -> its flag in /proc/cpuinfo.
+VECTOR_FLAGS = {"avx512f": "avx512f", "avx2": "avx2", "amx": "amx_tile"}
 
 
 @dataclasses.dataclass
@@ -75,6 +84,35 @@ def get_suite(name: str, data_dir: str = DATA_DIR) -> Callable[[bool, int], Suit
 def device_name() -> str:
     """'GPU' when TensorFlow sees one, else 'CPU' (recorded beside every timing)."""
     return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo ({} where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            block = f.read().split("\n\n")[0]
+    except OSError:
+        return {}
+    fields = (line.split(":", 1) for line in block.splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, value in fields}
+
+
+def machine() -> dict[str, str]:
+    """The CPU behind the numbers: ``cpu_model`` and ``isa``, columns of every benchmark CSV.
+
+    ``isa`` names what the compiled spectral op dispatches to (``op=...``,
+    'none' when the op is not loaded), the CPU's vector extensions
+    (``cpu=avx512f+avx2``; amx when present) and the caps set in the
+    environment (ISA_CAPS).
+    """
+    info = _cpuinfo()
+    flags = set(info.get("flags", "").split())
+    parts = [f"op={op.cpu_isa() or 'none'}",
+             "cpu=" + ("+".join(name for name, flag in VECTOR_FLAGS.items() if flag in flags)
+                       or "none")]
+    parts += [f"{cap}={os.environ[cap]}" for cap in ISA_CAPS if os.environ.get(cap)]
+    return {"cpu_model": info.get("model name") or platform.processor() or platform.machine(),
+            "isa": " ".join(parts)}
 
 
 def _wait(result: Any) -> None:
@@ -141,18 +179,20 @@ def run_suites(names: Sequence[str], out_dir: str, repeats: int = 5, quick: bool
                data_dir: str = DATA_DIR) -> dict[str, SuiteResult]:
     """Run the named suites; write ``<suite>.csv`` and ``<suite>_ratios.csv`` under ``out_dir``.
 
-    Each suite's wall time is added to its notes.
+    Each suite's wall time is added to its notes; every row gets ``machine()``'s columns.
     """
     if not names:
         raise ValueError("no benchmark suite named; expected some of " + ", ".join(sorted(SUITES)))
     suites = {name: get_suite(name, data_dir) for name in names}  # unknown names fail before any timing
     results = {}
+    cpu = machine()
     for name, run in suites.items():
         start = time.perf_counter()
         result = run(quick, repeats)
         result.notes.append(f"wall time {time.perf_counter() - start:.0f} s")
-        write_csv(result.rows, os.path.join(out_dir, f"{name}.csv"))
-        write_csv(result.ratios, os.path.join(out_dir, f"{name}_ratios.csv"), RATIO_COLUMNS)
+        write_csv([{**row, **cpu} for row in result.rows], os.path.join(out_dir, f"{name}.csv"))
+        write_csv([{**ratio, **cpu} for ratio in result.ratios],
+                  os.path.join(out_dir, f"{name}_ratios.csv"), (*RATIO_COLUMNS, *cpu))
         for file_name, draw in result.plots.items():
             draw(os.path.join(out_dir, file_name))
             result.notes.append(f"wrote {os.path.join(out_dir, file_name)}")

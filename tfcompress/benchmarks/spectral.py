@@ -1,4 +1,5 @@
-"""Spectral suite: spectral_mul op vs tf.einsum, MAC time vs rate, spectral vs spatial layers.
+"""Spectral suite: spectral_mul op vs tf.einsum, MAC time vs rate, spectral vs spatial layers,
+a ResNet-18 training step's time and memory vs rate.
 
 Measured in one process, forward + backward throughout (the cost of a
 training step), on whatever device TensorFlow picks:
@@ -9,11 +10,17 @@ training step), on whatever device TensorFlow picks:
     against r = 0 (the "auto" implementation), the three timed in turn.
 (c) ``conv1d_long``: SpectralConv1D vs keras Conv1D for long kernels
     (length 1024, kernel 64, 64 -> 64 channels, batch 32), r = 0 and 0.5.
-(d) ``conv2d_3x3``: SpectralConv2D vs keras Conv2D, 3x3 kernels at the
-    ResNet-18 CIFAR shapes, r = 0 and 0.5 (spatial convolution is expected to
-    win there).
+(d) ``conv2d_3x3``: SpectralConv2D vs keras Conv2D, 3x3 'same' kernels at the
+    ResNet-18 CIFAR shapes, r = 0, 0.5 and 0.75, the four layers timed in turn.
+(e) from the same timings: the whole layer's time at r = 0.5 and 0.75 against
+    r = 0.
+(f) ``training_time``: a ResNet-18 CIFAR training step (batch 128), spectral at
+    r = 0, 0.5 and 0.75 vs Conv2D, timed in turn (see spectral_training).
+(g) ``training_memory``: that step's peak memory at each rate and with Conv2D,
+    each in its own process (see spectral_training for the method).
 Ratios are "baseline seconds / measured seconds" (> 1: faster than the
-baseline) except for (b), where they are time fractions of r = 0.
+baseline) except for (b) and (e), time fractions of r = 0, and (g), memory
+fractions of r = 0. The figure ``spectral_resource.png`` plots (f) and (g).
 """
 import dataclasses
 import statistics
@@ -23,7 +30,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from tfcompress.benchmarks import SuiteResult, device_name, time_fn
+from tfcompress.benchmarks import SuiteResult, device_name, time_alternately
+from tfcompress.benchmarks import spectral_training
+from tfcompress.benchmarks.spectral_training import (FULL_TRAINING, QUICK_TRAINING,
+                                                     TrainingSizes)
 from tfcompress.spectral.fft_conv import make_plan
 from tfcompress.spectral.layers import SpectralConv1D, SpectralConv2D
 from tfcompress.spectral.op import op_loaded, spectral_mul
@@ -31,7 +41,12 @@ from tfcompress.spectral.op_benchmark import benchmark_op
 
 # (spatial size, channels) of ResNet-18's 3x3 convolutions in its four CIFAR stages.
 RESNET18_CIFAR = ((32, 64), (16, 128), (8, 256), (4, 512))
-RATE_TARGETS = {0.5: "<= 0.6", 0.75: "<= 0.35"}
+RATE_TARGETS = {0.5: "<= 0.6", 0.75: "<= 0.35"}  # (b): the product alone
+LAYER_RATE_TARGETS = {0.5: "<= 0.65", 0.75: "<= 0.45"}  # (e): the whole layer
+VS_SPATIAL_TARGET = ">= 1.0 (floor 0.7)"  # (d) and (f) at r = 0.5
+MEMORY_TARGET = "<= 0.7"  # (g) at r = 0.5
+# A training step takes seconds on a small CPU: (f) times at most this many repeats.
+TRAINING_REPEATS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +56,13 @@ class Sizes:
     batch: int
     resnet_layers: tuple[tuple[int, int], ...]
     conv1d: tuple[int, int, int]  # length, kernel, channels
+    training: TrainingSizes  # (f) and (g)
 
 
-FULL = Sizes(batch=32, resnet_layers=RESNET18_CIFAR, conv1d=(1024, 64, 64))
-QUICK = Sizes(batch=2, resnet_layers=((8, 4), (4, 8)), conv1d=(64, 8, 4))
+FULL = Sizes(batch=32, resnet_layers=RESNET18_CIFAR, conv1d=(1024, 64, 64),
+             training=FULL_TRAINING)
+QUICK = Sizes(batch=2, resnet_layers=((8, 4), (4, 8)), conv1d=(64, 8, 4),
+              training=QUICK_TRAINING)
 
 
 def kept_coefficients(size: int, kernel: int, rate: float) -> int:
@@ -57,9 +75,9 @@ def _auto_implementation() -> str:
     return "op" if op_loaded() else "tf"
 
 
-def _row(case: str, shape: str, variant: str, rate: float, seconds: float, repeats: int) -> dict:
+def _row(case: str, shape: str, variant: str, rate: float, repeats: int, **measured) -> dict:
     return {"case": case, "shape": shape, "variant": variant, "compress_rate": rate,
-            "seconds": seconds, "repeats": repeats, "device": device_name()}
+            **measured, "repeats": repeats, "device": device_name()}
 
 
 def op_vs_tf(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
@@ -69,8 +87,8 @@ def op_vs_tf(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
         result.notes.append("(a) the compiled op library is not loaded: only tf.einsum timed; "
                             "build it (make build) to compare")
     for row in benchmark_op(shapes, repeats):
-        result.rows.append(_row("op_vs_tf", row["shape"], row["implementation"], 0.0,
-                                row["seconds"], repeats))
+        result.rows.append(_row("op_vs_tf", row["shape"], row["implementation"], 0.0, repeats,
+                                seconds=row["seconds"]))
         if row["implementation"] == "op":
             result.add_ratio(f"(a) spectral_mul fwd+bwd, op speed-up over tf.einsum, "
                              f"NxCxFxK={row['shape']}", row["ratio"], ">= 1.5 on CPU")
@@ -120,7 +138,7 @@ def mac_vs_rate(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
         seconds = dict(zip(rates, medians))
         for rate, shape in zip(rates, shapes):
             result.rows.append(_row("mac_vs_rate", "x".join(map(str, shape)), implementation,
-                                    rate, seconds[rate], repeats))
+                                    rate, repeats, seconds=seconds[rate]))
         for rate, target in RATE_TARGETS.items():
             result.add_ratio(f"(b) spectral_mul[{implementation}] fwd+bwd time, r={rate} / r=0, "
                              f"{size}x{size}x{channels}", seconds[rate] / seconds[0.0], target)
@@ -148,21 +166,26 @@ def _train_step(layer: keras.layers.Layer, x: np.ndarray):
 
 
 def _compare_layers(case: str, label: str, shape: str, spatial: keras.layers.Layer,
-                    spectral: type, x: np.ndarray, repeats: int, result: SuiteResult,
-                    target: str) -> None:
-    """Time a keras Conv layer against the spectral layer made from its config, at r = 0 and 0.5
-    (fwd+bwd)."""
-    baseline = time_fn(_train_step(spatial, x), repeats)
-    result.rows.append(_row(case, shape, type(spatial).__name__, 0.0, baseline, repeats))
+                    spectral: type, rates: tuple[float, ...], x: np.ndarray, repeats: int,
+                    result: SuiteResult, target: str) -> dict[float, float]:
+    """Time a keras Conv layer and the spectral layers made from its config at ``rates``, in turn
+    (fwd+bwd); record their speed-ups over the Conv layer and return the spectral seconds by rate.
+    """
     implementation = _auto_implementation()
-    for rate in (0.0, 0.5):
+    spectral_name = f"{spectral.__name__}[{implementation}]"
+    steps = {type(spatial).__name__: _train_step(spatial, x)}
+    for rate in rates:
         layer = spectral.from_config({**spatial.get_config(), "compress_rate": rate})
-        seconds = time_fn(_train_step(layer, x), repeats)
-        result.rows.append(_row(case, shape, f"{spectral.__name__}[{implementation}]", rate,
-                                seconds, repeats))
-        result.add_ratio(f"{label} {spectral.__name__}[{implementation}] speed-up over "
-                         f"{type(spatial).__name__}, fwd+bwd, r={rate}, {shape}",
-                         baseline / seconds, target if rate == 0.5 else "")
+        steps[rate] = _train_step(layer, x)
+    seconds = time_alternately(steps, repeats)
+    baseline = seconds.pop(type(spatial).__name__)
+    result.rows.append(_row(case, shape, type(spatial).__name__, 0.0, repeats, seconds=baseline))
+    for rate, spent in seconds.items():
+        result.rows.append(_row(case, shape, spectral_name, rate, repeats, seconds=spent))
+        result.add_ratio(f"{label} {spectral_name} speed-up over {type(spatial).__name__}, "
+                         f"fwd+bwd, r={rate}, {shape}", baseline / spent,
+                         target if rate == 0.5 else "")
+    return seconds
 
 
 def conv1d_long(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
@@ -171,23 +194,76 @@ def conv1d_long(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
     x = np.random.default_rng(0).standard_normal((sizes.batch, length, channels), np.float32)
     _compare_layers("conv1d_long", "(c)", f"N={sizes.batch} T={length} k={kernel} C=F={channels}",
                     keras.layers.Conv1D(channels, kernel, padding="same"), SpectralConv1D,
-                    x, repeats, result, ">= 3")
+                    (0.0, 0.5), x, repeats, result, ">= 3")
 
 
 def conv2d_3x3(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
-    """(d) 3x3 kernels at ResNet-18 shapes: SpectralConv2D vs Conv2D."""
+    """(d) 3x3 kernels at ResNet-18 shapes: SpectralConv2D vs Conv2D; (e) its time vs rate."""
     rng = np.random.default_rng(0)
     for size, channels in sizes.resnet_layers:
         x = rng.standard_normal((sizes.batch, size, size, channels), np.float32)
-        _compare_layers("conv2d_3x3", "(d)", f"N={sizes.batch} {size}x{size}x{channels}",
-                        keras.layers.Conv2D(channels, 3, padding="same"), SpectralConv2D,
-                        x, repeats, result, "")
+        shape = f"N={sizes.batch} {size}x{size}x{channels}"
+        seconds = _compare_layers("conv2d_3x3", "(d)", shape,
+                                  keras.layers.Conv2D(channels, 3, padding="same"),
+                                  SpectralConv2D, (0.0, *LAYER_RATE_TARGETS), x, repeats, result,
+                                  VS_SPATIAL_TARGET)
+        for rate, target in LAYER_RATE_TARGETS.items():
+            result.add_ratio(f"(e) SpectralConv2D[{_auto_implementation()}] fwd+bwd time, "
+                             f"r={rate} / r=0, {shape}", seconds[rate] / seconds[0.0], target)
+
+
+def _training_shape(sizes: TrainingSizes) -> str:
+    blocks = "-".join(map(str, sizes.blocks))
+    return f"N={sizes.batch} {sizes.image}x{sizes.image}x3 blocks={blocks} filters={sizes.filters}"
+
+
+def _variant(rate: float | None) -> tuple[str, float]:
+    """(variant, compress_rate) columns of a training row: Conv2D for rate None."""
+    if rate is None:
+        return "Conv2D", 0.0
+    return f"SpectralConv2D[{_auto_implementation()}]", rate
+
+
+def training_time(sizes: Sizes, repeats: int, result: SuiteResult) -> dict[float | None, float]:
+    """(f) A ResNet-18 training step: SpectralConv2D at each rate vs Conv2D; seconds by rate."""
+    repeats = min(repeats, TRAINING_REPEATS)
+    result.notes.append(f"(f) {repeats} timed repeats per training step (at most "
+                        f"{TRAINING_REPEATS}: a step takes seconds on a small CPU)")
+    shape = _training_shape(sizes.training)
+    seconds = spectral_training.step_time(sizes.training, repeats)
+    for rate, spent in seconds.items():
+        result.rows.append(_row("training_step", shape, *_variant(rate), repeats, seconds=spent))
+        if rate is not None:
+            result.add_ratio(f"(f) ResNet-18 training step, {_variant(rate)[0]} speed-up over "
+                             f"Conv2D, r={rate}, {shape}", seconds[None] / spent,
+                             VS_SPATIAL_TARGET if rate == 0.5 else "")
+    return seconds
+
+
+def training_memory(sizes: Sizes, result: SuiteResult) -> dict[float | None, dict]:
+    """(g) The training step's peak memory above the idle process, each variant in its own
+    process; the measures by rate."""
+    shape = _training_shape(sizes.training)
+    memory = spectral_training.step_memory(sizes.training)
+    for rate, measured in memory.items():
+        result.rows.append(_row("training_memory", shape, *_variant(rate), 1, **measured))
+    for measure, what in (("peak_tensor_mib", "tensors"), ("peak_rss_mib", "RSS")):
+        for rate in (None, 0.5, 0.75):
+            result.add_ratio(f"(g) ResNet-18 training step, peak {what} above idle, "
+                             f"{spectral_training.variant_name(rate)} / r=0, {shape}",
+                             spectral_training.memory_fraction(memory, rate, measure),
+                             MEMORY_TARGET if rate == 0.5 and what == "tensors" else "")
+    return memory
 
 
 def run(quick: bool = False, repeats: int = 5) -> SuiteResult:
-    """Run (a)-(d) at full or quick sizes; rows and ratios for ``bin/benchmark.py``."""
+    """Run (a)-(g) at full or quick sizes; rows, ratios and the figure for ``bin/benchmark.py``."""
     sizes = QUICK if quick else FULL
     result = SuiteResult()
     for measure in (op_vs_tf, mac_vs_rate, conv1d_long, conv2d_3x3):
         measure(sizes, repeats, result)
+    seconds = training_time(sizes, repeats, result)
+    memory = training_memory(sizes, result)
+    result.plots["spectral_resource.png"] = (
+        lambda path: spectral_training.plot_resource(seconds, memory, path))
     return result
