@@ -1,5 +1,6 @@
 """Accuracy holds under band-limiting: a small CNN on digits, SpectralConv2D r=0.5 vs Conv2D."""
 import numpy as np
+import pytest
 import tf_keras as keras
 from sklearn.datasets import load_digits
 
@@ -33,6 +34,7 @@ def conv2d(filters, kernel_size, strides=1, name=None):
     return keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same", name=name)
 
 
+@pytest.mark.slow  # 6 trainings; the MNIST table (`--suite=mnist_spectral`) is the full check
 def test_band_limited_cnn_within_two_points_of_conv2d():
     """Mean test accuracy over 3 seeds (one seed's gap moves by a point with float rounding).
 
