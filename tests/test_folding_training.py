@@ -90,6 +90,7 @@ def test_f2_student_on_video_frames_matches_its_teacher(tmp_path):
     assert _student_accuracy(teacher, train, test, 2, epochs=30, curriculum=5) >= 0.98
 
 
+@pytest.mark.slow
 def test_bin_fold_trains_a_missing_teacher_then_the_student(tmp_path):
     teacher_dir, student_dir = tmp_path / "teacher", tmp_path / "student"
     result = subprocess.run(

@@ -50,6 +50,7 @@ def _run(suites, data_dir, out):
     return results
 
 
+@pytest.mark.slow
 def test_spectral_fold_and_fcn_suites_write_their_tables(data_dir, tmp_path):
     _run(["mnist_spectral", "mnist_fold", "ucr_fcn"], data_dir, tmp_path)
     spectral = (tmp_path / "mnist_spectral.md").read_text()

@@ -86,11 +86,9 @@ SMOKE = {
 }
 
 
-@pytest.mark.parametrize("path", [
-    "configs/sparse_mnist_mlp.flags",
-    # The two CNNs take 10-35 s each: `make test-slow`.
-    pytest.param("configs/sparse_resnet50_imagenet.flags", marks=pytest.mark.slow),
-    pytest.param("configs/sparse_wrn28_2_cifar10.flags", marks=pytest.mark.slow)])
+# 10-35 s each (`make test-slow`); the default suite runs configs/sparse_smoke.flags end to end.
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PAPER)
 def test_paper_flagfiles_run_at_smoke_size(path, tmp_path):
     result = run("bin/train.py", f"--flagfile={path}", "--dataset=digits", *SMOKE[path],
                  "--epochs=1", "--update_every=1", "--noaugment", "--noexport", "--verbose=0",

@@ -62,6 +62,7 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_quick_sparse_accuracy_suite_writes_rows_claims_and_table(tmp_path):
     benchmarks.run_suites(["sparse_accuracy"], str(tmp_path), repeats=1, quick=True)
     rows = read_csv(tmp_path / "sparse_accuracy.csv")

@@ -132,6 +132,7 @@ def test_portable_savedmodel_loads_without_tfcompress(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_cpu_replicas(tmp_path):
     run = tmp_path / "run"
     result = run_bin(TRAIN, "--flagfile=configs/train_smoke.flags", f"--run_dir={run}",
@@ -141,6 +142,7 @@ def test_mirrored_strategy_on_two_cpu_replicas(tmp_path):
     assert (run / "metrics.csv").exists()
 
 
+@pytest.mark.slow
 def test_multi_worker_two_processes_end_with_identical_weights(tmp_path):
     run = tmp_path / "run"
     train_on_two_workers(run, "--flagfile=configs/train_smoke.flags", "--epochs=1", "--noexport")
