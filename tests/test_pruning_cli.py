@@ -57,6 +57,9 @@ def test_bad_flag_fails_before_any_work(tmp_path):
      "--layers names \\['conv9'\\], which model 'lenet_300_100' does not have"),
     (dict(finetune_schedule="plateau"), "--finetune_schedule must be one of constant, step, cosine; got 'plateau'"),
     (dict(checkpoint="/nonexistent/run"), "is not a run directory"),
+    (dict(method="tfmot", block_size=-4, end_step=10, epochs=1), "block_size must be an int >= 1, got -4"),
+    (dict(method="tfmot", block_size=2.5, end_step=10, epochs=1), "block_size must be an int >= 1, got 2.5"),
+    (dict(block_size=4), "--block_size=4 applies to --method=tfmot only, not --method=threshold"),
 ])
 def test_bad_settings_raise_before_work(kwargs, match):
     settings = {**dict(groups="fc:fc1", model="lenet_300_100"), **kwargs}
@@ -74,3 +77,33 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
     with pytest.raises(ValueError, match="--image_size=16, this run --image_size=28"):
         experiment.PruneConfig(groups="fc:fc1", checkpoint=run).validate()
     assert experiment.PruneConfig(image_size=16, groups="fc:fc1", checkpoint=run).validate()
+
+
+def test_block_size_prunes_dense_kernels_in_whole_blocks_that_tflite_serves_sparse(tmp_path):
+    from tfcompress import serving
+    from tfcompress.pruning import csr
+    run = tmp_path / "block"
+    result = run_bin("--flagfile=configs/prune_smoke.flags", "--method=tfmot", "--block_size=4",
+                     "--end_step=8", "--frequency=2", "--epochs=3", f"--run_dir={run}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "FULLY_CONNECTED weights 3 sparse, 0 densified, 0 dense" in result.stdout
+    assert json.loads((run / "config.json").read_text())["block_size"] == 4
+    kernels = {name: value for name, value in csr.from_csr(str(run / "weights_csr.npz")).items()
+               if name.endswith("kernel:0")}
+    assert len(kernels) == 3  # fc1 256x300, fc2 300x100, logits 100x10: 4 divides the inputs
+    for name, kernel in kernels.items():
+        assert np.mean(kernel == 0) == pytest.approx(0.9, abs=0.01), name
+        blocks = kernel.reshape(-1, 4, kernel.shape[1]) != 0  # 4 inputs of one unit
+        assert np.all(blocks.all(1) | ~blocks.any(1)), name  # all kept or all pruned
+    flatbuffer = (run / "model.tflite").read_bytes()
+    assert serving.fully_connected_weights(flatbuffer) == {"sparse": 3, "densified": 0, "dense": 0}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["block_size"] == 4 and summary["tflite_float"]["latency_us"] > 0
+    assert "| tfmot, 1x4 blocks | lenet_300_100 |" in experiment.table([str(run)])
+
+
+def test_bad_block_size_fails_before_any_work(tmp_path):
+    result = run_bin("--method=tfmot", "--block_size=0", f"--run_dir={tmp_path / 'run'}")
+    assert result.returncode != 0
+    assert "block_size must be an int >= 1, got 0" in result.stderr
+    assert not (tmp_path / "run").exists()

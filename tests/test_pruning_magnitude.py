@@ -94,6 +94,28 @@ def test_strip_gives_plain_model_with_zeros_and_same_outputs():
     np.testing.assert_allclose(stripped(x).numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_block_size_prunes_dense_kernels_in_the_weakest_input_blocks_and_convs_unstructured():
+    from tfcompress import serving
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.Flatten(), keras.layers.Dense(8, name="fc")])  # 64 x 8
+    before = {layer.name: layer.kernel.numpy() for layer in model.layers if hasattr(layer, "kernel")}
+    wrapped = pruning.prune_low_magnitude(model, 0.75, 0, 1, frequency=1, block_size=4)
+    assert [layer.block_size for layer in wrapped.layers if hasattr(layer, "block_size")] == [
+        (1, 1), (4, 1)]
+    x = np.random.default_rng(0).random((2, 6, 6, 1), dtype=np.float32)
+    wrapped.compile(keras.optimizers.SGD(0.0), "mse")  # weights unchanged: the masks are of `before`
+    wrapped.fit(x, np.zeros((2, 8), np.float32), batch_size=1, callbacks=pruning.callbacks(), verbose=0)
+    stripped = pruning.strip(wrapped)
+    fc, conv = stripped.get_layer("fc").kernel.numpy(), stripped.get_layer("conv").kernel.numpy()
+    # 16 x 8 blocks of 4 inputs of one unit; the 96 of smallest |w| sum are pruned (NumPy's ranking).
+    np.testing.assert_array_equal(fc != 0, serving.block_mask(before["fc"], 0.75, 4))
+    assert np.mean(conv == 0) == pytest.approx(0.75, abs=0.01)  # unstructured: any weight
+    np.testing.assert_array_equal(conv != 0, np.abs(before["conv"]) > np.quantile(
+        np.abs(before["conv"]), 0.75))
+    with pytest.raises(ValueError, match="block_size must be an int >= 1, got 0"):
+        pruning.prune_low_magnitude(model, 0.5, 0, 1, block_size=0)
+
+
 def test_layers_argument_prunes_only_those_layers():
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, name="a"),
                               keras.layers.Dense(3, name="b")])

@@ -31,16 +31,17 @@ def test_report_of_every_technique_then_reuse(tmp_path):
         rows = {row["label"]: row for row in csv.DictReader(f)}
     assert set(rows) == {"dense", "spectral_r0", "spectral_r0.5", "spectral_r0.9", "dsr_s0.8",
                          "dsr_s0.9", "rigl_s0.8", "rigl_s0.9", "tfmot_s0.8", "tfmot_s0.9",
-                         "threshold", "folded_f2", "hebbian"}
+                         "tfmot_block4_s0.9", "threshold", "folded_f2", "hebbian"}
     dense = rows["dense"]
     assert float(dense["nonzeros"]) > 0.99 * float(dense["params"])
-    for label in ("dsr_s0.9", "rigl_s0.9", "tfmot_s0.9"):
+    for label in ("dsr_s0.9", "rigl_s0.9", "tfmot_s0.9", "tfmot_block4_s0.9"):
         assert float(rows[label]["nonzeros"]) < 0.2 * float(dense["params"]), label
         assert float(rows[label]["csr_bytes"]) < float(dense["dense_bytes"]), label
         assert float(rows[label]["inference_flops"]) < 0.6 * float(dense["inference_flops"]), label
     assert float(rows["folded_f2"]["params"]) > float(dense["params"])
     table = (out / "summary.md").read_text()
-    assert table.count("\n") == 2 + 8  # heading, rule, one headline row per technique
+    assert table.count("\n") == 2 + 9  # heading, rule, one headline row per technique
+    assert "| tfmot_block4_s0.9 |" in table
     assert "spectral_r0.5" in table and "spectral_r0.9" not in table
     page = (out / "index.html").read_text()
     for figure in ("accuracy_vs_compress_rate.png", "accuracy_vs_sparsity.png",
@@ -76,6 +77,11 @@ def test_variants_sweep_the_budget_and_add_the_headline_settings():
     labels = [v.label for v in config.variants()]
     assert labels == ["dense", "spectral_r0", "spectral_r0.3", "spectral_r0.5", "spectral_r0.9",
                       "folded_f2"]
+    block = ReportConfig(techniques=("tfmot", "tfmot_block4", "threshold"), sparsity=0.85)
+    assert [v.label for v in block.variants()] == [  # 1x4 blocks: the headline sparsity only
+        "dense", "tfmot_s0.8", "tfmot_s0.85", "tfmot_s0.9", "tfmot_block4_s0.85", "threshold"]
+    assert [v.label for v in block.variants() if block.headline(v)] == [
+        "dense", "tfmot_s0.85", "tfmot_block4_s0.85", "threshold"]
 
 
 def test_inference_flops_count_only_non_zero_weights():
@@ -92,3 +98,20 @@ def test_spectral_layers_use_their_own_flop_count():
     layer = SpectralConv2D(4, 3, padding="same", compress_rate=0.5, name="spec")
     model = keras.Sequential([keras.Input((8, 8, 2)), layer])
     assert costs.inference_flops(model) == layer.flops((1, 8, 8, 2))
+
+
+def test_saved_tflite_files_of_every_run_are_timed_together(tmp_path):
+    from tfcompress.reports import compare, tflite
+    from tfcompress.reports.variants import BUDGETS, Context, Variant
+    context = Context(base=None, budget=BUDGETS["smoke"], runs_dir=str(tmp_path), info=None)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)])
+    calibration = np.random.default_rng(0).random((16, 8), dtype=np.float32)
+    saved, old = Variant("dense"), Variant("threshold")
+    os.makedirs(context.run_dir(saved, 0))
+    measured = tflite.measures(model, calibration, save_dir=context.run_dir(saved, 0))
+    assert np.isnan(measured["latency_us"]) and measured["tflite_bytes"] > 0  # timed later
+    assert sorted(os.listdir(context.run_dir(saved, 0))) == sorted(tflite.FILES)
+    outcomes = {saved: [measured], old: [{"latency_us": 7.0, "int8_latency_us": 3.0}]}
+    compare._time_tflite_files(context, outcomes)
+    assert 0 < outcomes[saved][0]["latency_us"] < 1e5 and 0 < outcomes[saved][0]["int8_latency_us"] < 1e5
+    assert outcomes[old][0] == {"latency_us": 7.0, "int8_latency_us": 3.0}  # no files: kept

@@ -22,8 +22,10 @@ TFLite notes:
   `representative_data`. Feed it `round(x / scale + zero_point)` of the input's quantization
   parameters (`tflite_predict` does this and dequantizes the output).
 - A model whose kernels are at least `SPARSE_THRESHOLD` zeros (pruned, sparse-trained, Hebbian)
-  is converted with `Optimize.EXPERIMENTAL_SPARSITY`, which stores sparse weights in TFLite's
-  sparse tensor format (and lets XNNPACK / the sparse kernels use it where they can).
+  is converted with `Optimize.EXPERIMENTAL_SPARSITY` (or as `sparse=` says), which stores sparse
+  weights in TFLite's sparse tensor format. Only float32 Dense kernels whose zeros come in 1x4
+  blocks also *serve* faster (TFLite's sparse FULLY_CONNECTED kernel; `tfcompress.serving`);
+  others are densified when the file loads, and a float export warns about them.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from tfcompress import serving
 from tfcompress.sparse.stats import sparsity_of
 from tfcompress.spectral.real_dft import real_spectral_path
 
@@ -64,7 +67,7 @@ def pure_tf_path(model: keras.Model):
 
 
 def save(model: keras.Model, path: str, format: str = "saved_model", quantize: str | None = None,
-         representative_data=None, portable: bool = False) -> str:
+         representative_data=None, portable: bool = False, sparse: bool | None = None) -> str:
     """Write `model` for serving at `path` and return the path written.
 
     Args:
@@ -79,6 +82,10 @@ def save(model: keras.Model, path: str, format: str = "saved_model", quantize: s
         `tf.data.Dataset` of inputs or of (inputs, labels), batched or not.
       portable: SavedModel only (TFLite is always portable): trace custom-op layers on their
         pure-TF path, so stock TensorFlow loads the SavedModel without tfcompress.
+      sparse: TFLite only: store sparse weights (`Optimize.EXPERIMENTAL_SPARSITY`). None: when
+        the kernels are at least `SPARSE_THRESHOLD` zeros. The file serves faster only where the
+        zeros form 1x4 blocks (`tfcompress.serving.block_pruning`) and the batch is small enough:
+        README "Sparse serving".
 
     Raises:
       ValueError: unknown `format`/`quantize`, `quantize` with a SavedModel, int8 without
@@ -92,6 +99,10 @@ def save(model: keras.Model, path: str, format: str = "saved_model", quantize: s
     if format == "saved_model" and quantize is not None:
         raise ValueError(f"quantize={quantize!r} applies to format='tflite' only; a SavedModel "
                          "stores the float model")
+    if sparse not in (None, True, False):
+        raise ValueError(f"sparse must be None (automatic), True or False, got {sparse!r}")
+    if format == "saved_model" and sparse is not None:
+        raise ValueError(f"sparse={sparse!r} applies to format='tflite' only")
     if quantize == "int8" and representative_data is None:
         raise ValueError("quantize='int8' needs representative_data (an array or a tf.data.Dataset "
                          "of model inputs) to calibrate the activations")
@@ -101,7 +112,7 @@ def save(model: keras.Model, path: str, format: str = "saved_model", quantize: s
     if format == "saved_model":
         return _save_saved_model(model, path, parent, spec, portable)
     calibration = None if quantize != "int8" else _calibration_examples(representative_data, spec)
-    flatbuffer = to_tflite(model, quantize, calibration, spec)
+    flatbuffer = to_tflite(model, quantize, calibration, spec, sparse)
     if os.path.isdir(path):
         raise ValueError(f"path {path!r} is a directory; a TFLite export is one file")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
@@ -117,11 +128,16 @@ def save(model: keras.Model, path: str, format: str = "saved_model", quantize: s
 
 
 def to_tflite(model: keras.Model, quantize: str | None = None,
-              calibration: np.ndarray | None = None, spec: tf.TensorSpec | None = None) -> bytes:
-    """The TFLite flatbuffer of `model` (see `save` for `quantize`; `calibration` is an array of
-    int8 calibration inputs). Converted from the pure-TF path; select TF ops only when a spectral
-    layer needs them; `EXPERIMENTAL_SPARSITY` when the kernels are mostly zeros."""
+              calibration: np.ndarray | None = None, spec: tf.TensorSpec | None = None,
+              sparse: bool | None = None) -> bytes:
+    """The TFLite flatbuffer of `model` (see `save` for `quantize` and `sparse`; `calibration` is
+    an array of int8 calibration inputs). Converted from the pure-TF path; select TF ops only
+    when a spectral layer needs them; `EXPERIMENTAL_SPARSITY` when the kernels are mostly zeros.
+    A sparse float32 file whose FULLY_CONNECTED weights will be densified at load gets a warning
+    (they are not in 1x4 blocks, so they serve at dense speed)."""
     spec = spec or _input_spec(model)
+    if sparse is None:
+        sparse = kernel_sparsity(model) >= SPARSE_THRESHOLD
     # Batch 1 in the flatbuffer, resizable in the Interpreter: a fixed shape lets every op be a
     # builtin (XNNPACK delegates static shapes only).
     fixed = tf.TensorSpec([1, *spec.shape[1:]], tf.float32, name="inputs")
@@ -140,7 +156,7 @@ def to_tflite(model: keras.Model, quantize: str | None = None,
         optimizations = []
         if quantize is not None:
             optimizations.append(tf.lite.Optimize.DEFAULT)
-        if kernel_sparsity(model) >= SPARSE_THRESHOLD:
+        if sparse:
             optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
         converter.optimizations = optimizations
         if quantize == "float16":
@@ -150,10 +166,19 @@ def to_tflite(model: keras.Model, quantize: str | None = None,
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
         try:
-            return converter.convert()
+            flatbuffer = converter.convert()
         except Exception as error:  # the converter raises ConverterError and others
             raise ValueError(f"TFLite conversion of model {model.name!r} with quantize={quantize!r} "
                              f"failed: {error}") from error
+    if sparse and quantize is None:
+        densified = serving.fully_connected_weights(flatbuffer)["densified"]
+        if densified:
+            warnings.warn(f"{densified} sparse FULLY_CONNECTED weight(s) of model {model.name!r} "
+                          "are not in 1x4 blocks: the file stores them sparse but TFLite densifies "
+                          "them at load, so they serve at dense speed (prune in blocks to serve "
+                          "faster: tfcompress.serving.block_pruning or block_prune)",
+                          stacklevel=2)
+    return flatbuffer
 
 
 def tflite_predict(path_or_bytes: str | bytes, inputs: np.ndarray, num_threads: int = 1) -> np.ndarray:
@@ -169,10 +194,15 @@ def tflite_predict(path_or_bytes: str | bytes, inputs: np.ndarray, num_threads: 
     return np.stack(results)
 
 
-def tflite_interpreter(path_or_bytes: str | bytes, num_threads: int = 1) -> tf.lite.Interpreter:
-    """An allocated `tf.lite.Interpreter` of a TFLite file (path) or flatbuffer (bytes)."""
+def tflite_interpreter(path_or_bytes: str | bytes, num_threads: int = 1,
+                       xnnpack: bool = True) -> tf.lite.Interpreter:
+    """An allocated `tf.lite.Interpreter` of a TFLite file (path) or flatbuffer (bytes), with
+    the default XNNPACK delegate or (`xnnpack=False`) TFLite's builtin kernels only."""
     source = ({"model_content": path_or_bytes} if isinstance(path_or_bytes, bytes)
               else {"model_path": os.fspath(path_or_bytes)})
+    if not xnnpack:
+        source["experimental_op_resolver_type"] = (
+            tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated" (still the TF wheel's)
         warnings.simplefilter("ignore", UserWarning)
         interpreter = tf.lite.Interpreter(**source, num_threads=num_threads)

@@ -3,7 +3,8 @@
 Files: config.json, metrics.csv (per epoch for tfmot, per step for threshold),
 weights_before_after.png, layer_sparsity.png, weights_csr.npz with
 csr_report.csv, saved_model/ (the stripped model, portable) and summary.json,
-which `table` turns into the README's table.
+which `table` turns into the README's table; with `block_size` > 1 also model.tflite
+(float32, its 1xblock-sparse Dense weights kept sparse) and its serving speed in summary.json.
 """
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ class PruneConfig:
     finetune_lr: float = 0.01
     finetune_schedule: str = "constant"
     layers: str = ""  # tfmot: comma-separated layers to prune; empty: every prunable layer
+    block_size: int = 1  # tfmot: Dense kernels pruned in blocks of this many inputs; 1: unstructured
     seed: int = 0
     run_dir: str = "runs/prune"
     quantize: str = "none"
@@ -72,6 +74,10 @@ class PruneConfig:
         if self.finetune_schedule not in FINETUNE_SCHEDULES:
             raise ValueError(f"--finetune_schedule must be one of {', '.join(FINETUNE_SCHEDULES)}; "
                              f"got {self.finetune_schedule!r}")
+        magnitude.check_block_size(self.block_size)
+        if self.block_size > 1 and self.method != "tfmot":
+            raise ValueError(f"--block_size={self.block_size} applies to --method=tfmot only, "
+                             f"not --method={self.method}")
         if self.method == "tfmot":
             magnitude.schedule(self.target_sparsity, self.begin_step, self.end_step,
                                frequency=self.frequency)
@@ -162,7 +168,8 @@ def run(config: PruneConfig) -> dict:
     if config.method == "tfmot":
         wrapped = magnitude.prune_low_magnitude(model, config.target_sparsity, config.begin_step,
                                                 config.end_step, frequency=config.frequency,
-                                                layers=config.layer_names())
+                                                layers=config.layer_names(),
+                                                block_size=config.block_size)
         steps = config.epochs * int(train_ds.cardinality())
         lr = optim.learning_rate(config.finetune_lr, config.finetune_schedule, steps)
         wrapped.compile(optimizer=keras.optimizers.SGD(lr, momentum=0.9),
@@ -189,18 +196,38 @@ def run(config: PruneConfig) -> dict:
     print(report, flush=True)
     export.save(pruned, os.path.join(out, "saved_model"), portable=True)
     nonzeros, params = count_nonzeros(pruned.weights)
-    summary = {"method": config.method, "model": config.model, "dataset": config.dataset,
-               "params": params, "nonzeros": nonzeros, "compression": params / nonzeros,
+    summary = {"method": config.method, "block_size": config.block_size, "model": config.model,
+               "dataset": config.dataset, "params": params, "nonzeros": nonzeros,
+               "compression": params / nonzeros,
                "dense_accuracy": float(dense_accuracy), "pruned_accuracy": float(accuracy),
                "dense_bytes": report.dense_bytes, "csr_file_bytes": report.file_bytes,
                "csr_file_ratio": report.file_ratio,
                "units_after_surgery": _units_after_surgery(pruned),
                "layer_sparsity": magnitude.sparsity(pruned)}
+    if config.block_size > 1:
+        summary["tflite_float"] = _served_float(config, model, pruned)
     if config.quantize != "none":
         summary.update(_quantized(config, model, pruned, train_ds, val_ds))
     with open(os.path.join(out, SUMMARY), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def _served_float(config: PruneConfig, dense: keras.Model, pruned: keras.Model) -> dict:
+    """The block-pruned model's float32 TFLite file (model.tflite, sparse weights kept): how many
+    FULLY_CONNECTED weights it serves sparse (`serving.fully_connected_weights`), and batch-1
+    Interpreter latencies (1 thread, the faster of XNNPACK on and off) of it and of the dense
+    model's file, timed in turn in this process (the fastest of 10 short samples each)."""
+    from tfcompress import serving
+    from tfcompress.reports.tflite import latencies_us
+    path = export.save(pruned, os.path.join(config.run_dir, "model.tflite"), format="tflite")
+    with open(path, "rb") as f:
+        flatbuffer = f.read()
+    timed = latencies_us({"sparse": flatbuffer, "dense": export.to_tflite(dense)}, trials=10,
+                         min_seconds=0.02, xnnpack=None, summary=min)
+    return {"fully_connected_weights": serving.fully_connected_weights(flatbuffer),
+            "latency_us": timed["sparse"], "dense_latency_us": timed["dense"],
+            "speedup": timed["dense"] / timed["sparse"]}
 
 
 def _quantized(config: PruneConfig, dense: keras.Model, pruned: keras.Model, train_ds, val_ds) -> dict:
@@ -255,7 +282,9 @@ def table(run_dirs: list[str]) -> str:
             raise FileNotFoundError(f"{path!r} not found: run bin/prune.py with --run_dir={run_dir} first")
         with open(path) as f:
             s = json.load(f)
-        lines.append(f"| {s['method']} | {s['model']} | {s['nonzeros']:,}/{s['params']:,} | "
+        block = s.get("block_size", 1)  # summaries written before --block_size have none
+        method = s["method"] + (f", 1x{block} blocks" if block > 1 else "")
+        lines.append(f"| {method} | {s['model']} | {s['nonzeros']:,}/{s['params']:,} | "
                      f"{s['compression']:.1f}x | {100 * s['dense_accuracy']:.2f}% | "
                      f"{100 * s['pruned_accuracy']:.2f}% | {s['csr_file_bytes']:,} "
                      f"({s['dense_bytes']:,}, {s['csr_file_ratio']:.1f}x) |")

@@ -1,8 +1,8 @@
 """Gradual magnitude pruning during training: tfmot's wrappers with Zhu & Gupta's cubic schedule.
 
 Everything here is tensorflow-model-optimization's own machinery
-(`PruneLowMagnitude`, `PolynomialDecay`, `UpdatePruningStep`,
-`PruningSummaries`); this module only chooses which layers to wrap (nested
+(`PruneLowMagnitude`, its block pruning of Dense kernels, `PolynomialDecay`,
+`UpdatePruningStep`, `PruningSummaries`); this module only chooses which layers to wrap (nested
 models included, through `tfcompress.rewrite`), validates the schedule before
 any work, prunes depthwise kernels, which tfmot's registry leaves dense, and
 leaves stripping to the one `tfcompress.sparse.strip` (also `tfcompress.pruning.strip`).
@@ -115,8 +115,7 @@ def schedule(final_sparsity: float, begin_step: int, end_step: int, initial_spar
         raise ValueError(f"initial_sparsity {initial_sparsity} must be <= final_sparsity {final_sparsity}")
     for name, value, minimum in (("begin_step", begin_step, 0), ("end_step", end_step, 1),
                                  ("frequency", frequency, 1), ("power", power, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        _check_int(name, value, minimum)
     if begin_step >= end_step:
         raise ValueError(f"begin_step ({begin_step}) must be < end_step ({end_step})")
     return PolynomialDecay(initial_sparsity=float(initial_sparsity),
@@ -124,9 +123,19 @@ def schedule(final_sparsity: float, begin_step: int, end_step: int, initial_spar
                                      end_step=end_step, power=power, frequency=frequency)
 
 
+def check_block_size(block_size: int) -> None:
+    """ValueError naming `block_size` unless it is an int >= 1."""
+    _check_int("block_size", block_size, 1)
+
+
+def _check_int(name: str, value: int, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
 def prune_low_magnitude(model: keras.Model, final_sparsity: float, begin_step: int, end_step: int,
                         initial_sparsity: float = 0.0, frequency: int = 100, power: int = 3,
-                        layers: Iterable[str] | None = None) -> keras.Model:
+                        layers: Iterable[str] | None = None, block_size: int = 1) -> keras.Model:
     """A copy of functional/Sequential `model` whose prunable layers are tfmot pruning wrappers.
 
     `layers` names the layers to prune (nested models' layers too); None
@@ -137,9 +146,17 @@ def prune_low_magnitude(model: keras.Model, final_sparsity: float, begin_step: i
     pruned is named in a warning, or is a ValueError when `layers` names it.
     Weights are copied; the input model is not changed. The result is not
     compiled; train it with `callbacks(run_dir)`, then `strip` it.
+
+    `block_size` > 1 prunes each Dense kernel (inputs x outputs) in blocks of
+    `block_size` consecutive inputs of one output unit, ranked by their mean
+    |w| (tfmot's `block_size=(block_size, 1)`); 4 is the layout that TFLite's
+    sparse FULLY_CONNECTED kernel serves faster than dense (`tfcompress.serving`).
+    Every other layer (convolutions included) stays unstructured: tfmot's blocks
+    take 2-D weights only. 1 (the default) prunes every layer unstructured.
     """
     pruning_schedule = schedule(final_sparsity, begin_step, end_step, initial_sparsity, frequency,
                                 power)
+    check_block_size(block_size)
 
     def make(layer: keras.layers.Layer) -> PruneLowMagnitude:
         if not prunable_weights(layer):
@@ -147,7 +164,9 @@ def prune_low_magnitude(model: keras.Model, final_sparsity: float, begin_step: i
                              f"{HOW_TO_PRUNE}")
         copy = (PrunableDepthwiseConv2D.from_config(layer.get_config())
                 if type(layer) is keras.layers.DepthwiseConv2D else plain_copy(layer))
-        return _sparsity.prune_low_magnitude(copy, pruning_schedule=pruning_schedule)
+        block = (block_size, 1) if isinstance(layer, keras.layers.Dense) else (1, 1)
+        return _sparsity.prune_low_magnitude(copy, pruning_schedule=pruning_schedule,
+                                             block_size=block)
 
     # The default transfer works: a wrapper's set_weights is its layer's.
     return convert_layers(model, "prune_low_magnitude",

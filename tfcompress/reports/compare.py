@@ -12,9 +12,9 @@ import statistics
 import time
 
 from tfcompress import training
-from tfcompress.reports import figures, page
-from tfcompress.reports.variants import (BUDGETS, NEEDS_DENSE, SPARSE_SETTING, TECHNIQUES, Budget,
-                                         Context, Variant, run_variant)
+from tfcompress.reports import figures, page, tflite
+from tfcompress.reports.variants import (BUDGETS, HEADLINE_SPARSITY, NEEDS_DENSE, SPARSE_SETTING,
+                                         TECHNIQUES, Budget, Context, Variant, run_variant)
 
 SWEPT = {"spectral": "compress_rates", "folded": "folds",
          **{t: "sparsities" for t in SPARSE_SETTING}}
@@ -98,13 +98,10 @@ class ReportConfig:
         headline = self._headline_settings()
         found = []
         for technique in sorted(techniques, key=lambda t: t != "dense"):
-            if technique not in SWEPT:
-                found.append(Variant(technique))
-                continue
-            settings = set(getattr(budget, SWEPT[technique]))
+            settings = set(getattr(budget, SWEPT[technique])) if technique in SWEPT else set()
             if technique in headline:
                 settings.add(headline[technique])
-            found += [Variant(technique, s) for s in sorted(settings)]
+            found += [Variant(technique, s) for s in sorted(settings)] or [Variant(technique)]
         return found
 
     def headline(self, variant: Variant) -> bool:
@@ -112,7 +109,8 @@ class ReportConfig:
         return self._headline_settings().get(variant.technique, variant.setting) == variant.setting
 
     def _headline_settings(self) -> dict:
-        return {"spectral": self.compress_rate, **{t: self.sparsity for t in SPARSE_SETTING}}
+        return {"spectral": self.compress_rate,
+                **{t: self.sparsity for t in (*SPARSE_SETTING, *HEADLINE_SPARSITY)}}
 
 
 def _aggregate(variant: Variant, outcomes: list[dict], dense_params: int | None,
@@ -127,8 +125,9 @@ def _aggregate(variant: Variant, outcomes: list[dict], dense_params: int | None,
     row.update({m: statistics.fmean(o.get(m, math.nan) for o in outcomes) for m in TFLITE_MEASURES})
     dense_row = dense_row or row
     # The issue's size ratio: dense float32 TFLite (gzipped) over this variant's int8 (gzipped);
-    # latency: the dense model's int8 batch-1 latency over this variant's, in the same run.
+    # latency: the dense model's batch-1 latency over this variant's, in the same run.
     row["int8_size_ratio"] = dense_row["tflite_gzip_bytes"] / row["int8_gzip_bytes"]
+    row["float_speedup"] = dense_row["latency_us"] / row["latency_us"]
     row["int8_speedup"] = dense_row["int8_latency_us"] / row["int8_latency_us"]
     return row
 
@@ -144,7 +143,6 @@ def run(config: ReportConfig) -> str:
                       info=training.loop.describe_data(base), tflite=config.tflite)
     variants = config.variants()
     outcomes: dict[Variant, list[dict]] = {v: [] for v in variants}
-    seed_rows = []
     total = len(variants) * config.seeds
     start = time.perf_counter()
     for seed in range(config.seeds):
@@ -157,11 +155,14 @@ def run(config: ReportConfig) -> str:
             if variant.technique == "dense":
                 dense = outcome
             outcomes[variant].append(outcome)
-            seed_rows.append({"label": variant.label, "seed": seed,
-                              **{k: v for k, v in outcome.items() if not isinstance(v, dict)}})
             print(f"    accuracy {outcome['accuracy']:.4f}, {outcome['nonzeros']:,} non-zeros, "
                   f"{outcome['wall_s']:.0f}s", flush=True)
 
+    if config.tflite:
+        _time_tflite_files(context, outcomes)
+    seed_rows = [{"label": variant.label, "seed": seed,
+                  **{k: v for k, v in outcomes[variant][seed].items() if not isinstance(v, dict)}}
+                 for seed in range(config.seeds) for variant in variants]
     dense_params = outcomes[variants[0]][0]["params"] if variants[0].technique == "dense" else None
     rows = [_aggregate(variants[0], outcomes[variants[0]], dense_params)]
     dense_row = rows[0] if variants[0].technique == "dense" else None
@@ -179,6 +180,24 @@ def run(config: ReportConfig) -> str:
     print(page.markdown(headline))
     print(f"wrote {out_dir}/index.html ({time.perf_counter() - start:.0f}s)", flush=True)
     return out_dir
+
+
+def _time_tflite_files(context: Context, outcomes: dict[Variant, list[dict]]) -> None:
+    """Batch-1 latencies (1 thread) of every variant's saved TFLite files (`tflite.FILES` in its
+    run directory), all timed in turn in this process, the fastest of 15 short samples each
+    (`tflite.latencies_us`), into `outcomes`: float32 the faster of XNNPACK on and off, int8
+    XNNPACK. Outcomes whose run has no files (measured before they were saved) keep the
+    latencies measured then."""
+    runs = {(variant, seed): context.run_dir(variant, seed)
+            for variant, found in outcomes.items() for seed in range(len(found))}
+    print(f"timing the TFLite files of {len(runs)} runs in turn", flush=True)
+    for key, name, xnnpack in (("latency_us", tflite.FILES[0], None),
+                               ("int8_latency_us", tflite.FILES[1], True)):
+        files = {run: os.path.join(run_dir, name) for run, run_dir in runs.items()
+                 if os.path.exists(os.path.join(run_dir, name))}
+        timed = tflite.latencies_us(files, trials=15, min_seconds=0.02, xnnpack=xnnpack, summary=min)
+        for (variant, seed), microseconds in timed.items():
+            outcomes[variant][seed][key] = microseconds
 
 
 def _first(outcomes: dict[Variant, list[dict]], technique: str, setting=None) -> dict | None:
@@ -234,4 +253,8 @@ def _notes(config: ReportConfig, context: Context) -> list[str]:
         "the dense run that pruning and folding start from.",
         f"images/s: inference at batch {budget.table_batch} on this machine's CPU, median of "
         f"{budget.trials} trials (folded: images, not inputs).",
+        "TFLite batch-1 latency: tf.lite.Interpreter, 1 thread (float32: the faster of XNNPACK "
+        "on and off; int8: XNNPACK), every variant's file timed in turn in one process, fastest "
+        "of 15 samples, against the dense model's file; only Dense kernels pruned in 1x4 blocks "
+        "(tfmot_block4) run a sparse kernel, other sparse weights are densified at load.",
     ]

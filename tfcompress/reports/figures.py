@@ -9,9 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
 
-from tfcompress.reports.variants import SPARSE_SETTING  # noqa: E402
+from tfcompress.reports.variants import HEADLINE_SPARSITY, SPARSE_SETTING  # noqa: E402
 
-SPARSE_METHODS = (*SPARSE_SETTING, "threshold")
+SPARSE_METHODS = (*SPARSE_SETTING, *HEADLINE_SPARSITY, "threshold")
 
 
 def _save(fig, path: str) -> str:

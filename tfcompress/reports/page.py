@@ -22,6 +22,8 @@ COLUMNS = (
     ("int8_gzip_bytes", "TFLite int8 bytes (gz)", "{:,.0f}"),
     ("int8_size_ratio", "dense float gz / int8 gz", "{:.1f}x"),
     ("int8_accuracy", "int8 accuracy (Interpreter)", "{:.2%}"),
+    ("latency_us", "float32 batch-1 µs (1 thread)", "{:,.1f}"),
+    ("float_speedup", "float32 latency vs dense float32", "{:.2f}x"),
     ("int8_latency_us", "int8 batch-1 µs (1 thread)", "{:,.1f}"),
     ("int8_speedup", "int8 latency vs dense int8", "{:.2f}x"),
     ("wall_s", "wall s", "{:.1f}"),

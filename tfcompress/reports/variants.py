@@ -26,6 +26,10 @@ WALL_FILE = "wall_seconds.txt"
 # Techniques with a sparsity setting: the masked methods of tfcompress.sparse, then tfmot.
 MASKED = ("static", "set", "deepr", "dsr", "rigl")
 SPARSE_SETTING = (*MASKED, "tfmot")
+# Techniques run at the headline `--sparsity` only (not swept): tfmot in TFLite's 1x4 blocks.
+HEADLINE_SPARSITY = ("tfmot_block4",)
+# Pruning techniques: `bin/prune.py`'s --method and --block_size of each.
+PRUNING = {"tfmot": ("tfmot", 1), "tfmot_block4": ("tfmot", 4), "threshold": ("threshold", 1)}
 # Forward + backward of a training step is taken as 3x the forward FLOPs (Evci et al. 2020).
 TRAIN_FLOPS_PER_FORWARD = 3
 
@@ -139,7 +143,8 @@ def _measured(context: Context, model: keras.Model, outcome: dict, fold: int = 1
 
 
 def _tflite_measures(context: Context, model: keras.Model, fold: int) -> dict:
-    """TFLite sizes, int8 Interpreter accuracy (not for folded models) and batch-1 latency."""
+    """TFLite sizes and int8 Interpreter accuracy (not for folded models); the files are saved
+    in the run directory, for `compare` to time every variant's in turn (batch-1 latency)."""
     from tfcompress import data as tfc_data
     from tfcompress.folding import fold_inputs
     base = context.base
@@ -148,9 +153,10 @@ def _tflite_measures(context: Context, model: keras.Model, fold: int) -> dict:
     x_train = next(iter(tfc_data.load(base.dataset, "train", limit=256, **load)))[0].numpy()
     x_test, y_test = map(np.concatenate, zip(*tfc_data.load(
         base.dataset, "test", limit=context.budget.limit, **load).as_numpy_iterator()))
+    save_dir = context.run_dir(context.variant, context.seed)
     if fold > 1:
-        return tflite.measures(model, fold_inputs(x_train, fold).numpy(), trials=context.budget.trials)
-    return tflite.measures(model, x_train, x_test, y_test, trials=context.budget.trials)
+        return tflite.measures(model, fold_inputs(x_train, fold).numpy(), save_dir=save_dir)
+    return tflite.measures(model, x_train, x_test, y_test, save_dir=save_dir)
 
 
 def dense(context: Context, variant: Variant, seed: int, dense_outcome: dict | None) -> dict:
@@ -195,14 +201,16 @@ def dynamic_sparse(context: Context, variant: Variant, seed: int, dense_outcome:
 
 
 def pruned(context: Context, variant: Variant, seed: int, dense_outcome: dict) -> dict:
-    """tfmot's cubic schedule to `variant.setting`, or std-threshold pruning, of the dense run."""
+    """tfmot's cubic schedule to `variant.setting` (Dense kernels in 1x4 blocks for
+    tfmot_block4: TFLite serves them sparse), or std-threshold pruning, of the dense run."""
     from tfcompress.pruning import csr, experiment
     dense_dir = context.run_dir(Variant("dense"), seed)
     model, _ = training.load_run(dense_dir)
     base = context.base
     steps = context.steps_per_epoch()
+    method, block_size = PRUNING[variant.technique]
     config = experiment.PruneConfig(
-        method=variant.technique, model=base.model, model_args=base.model_args,
+        method=method, block_size=block_size, model=base.model, model_args=base.model_args,
         dataset=base.dataset, data_dir=base.data_dir, image_size=base.image_size,
         limit=context.budget.limit, batch_size=base.batch_size, checkpoint=dense_dir,
         target_sparsity=variant.setting or 0.9, end_step=max(1, base.epochs - 1) * steps,
@@ -210,7 +218,7 @@ def pruned(context: Context, variant: Variant, seed: int, dense_outcome: dict) -
         finetune_epochs=1, seed=seed, run_dir=context.run_dir(variant, seed))
     summary = experiment.run(config)
     csr.from_csr(os.path.join(config.run_dir, "weights_csr.npz"), model)
-    if variant.technique == "tfmot":
+    if method == "tfmot":
         epochs = config.epochs
     else:
         with open(os.path.join(config.run_dir, "metrics.csv")) as f:
@@ -247,10 +255,10 @@ def folded(context: Context, variant: Variant, seed: int, dense_outcome: dict) -
 
 TECHNIQUES: dict[str, Callable[[Context, Variant, int, dict | None], dict]] = {
     "dense": dense, "spectral": spectral, **{m: dynamic_sparse for m in MASKED},
-    "tfmot": pruned, "threshold": pruned, "folded": folded, "hebbian": hebbian,
+    **{t: pruned for t in PRUNING}, "folded": folded, "hebbian": hebbian,
 }
 # Techniques that start from the dense run of the same seed.
-NEEDS_DENSE = ("tfmot", "threshold", "folded")
+NEEDS_DENSE = (*PRUNING, "folded")
 
 
 def run_variant(context: Context, variant: Variant, seed: int, dense_outcome: dict | None) -> dict:
