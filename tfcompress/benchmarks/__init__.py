@@ -141,10 +141,13 @@ def time_fn(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float:
     return statistics.median(seconds)
 
 
-def time_alternately(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Median seconds of each no-argument function, calling them in turn `repeats` times."""
+def time_alternately(fns: dict[str, Callable[[], Any]], repeats: int,
+                     warmup: int = 1) -> dict[str, float]:
+    """Median seconds of each no-argument function, calling them in turn `repeats` times
+    after `warmup` untimed calls each (the first traces)."""
     for fn in fns.values():
-        time_fn(fn, 1)  # traces and warms up
+        for _ in range(warmup):
+            _wait(fn())
     samples = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():

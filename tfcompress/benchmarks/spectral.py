@@ -46,7 +46,7 @@ LAYER_RATE_TARGETS = {0.5: "<= 0.65", 0.75: "<= 0.45"}  # (e): the whole layer
 VS_SPATIAL_TARGET = ">= 1.0 (floor 0.7)"  # (d) and (f) at r = 0.5
 MEMORY_TARGET = "<= 0.7"  # (g) at r = 0.5
 # A training step takes seconds on a small CPU: (f) times at most this many repeats.
-TRAINING_REPEATS = 3
+TRAINING_REPEATS = 5
 
 
 @dataclasses.dataclass(frozen=True)

@@ -91,9 +91,10 @@ def training_step(sizes: TrainingSizes, rate: float | None) -> Callable[[], floa
 
 
 def step_time(sizes: TrainingSizes, repeats: int) -> dict[float | None, float]:
-    """(f) Median seconds of a training step by rate (None: Conv2D), the variants timed in turn."""
+    """(f) Median seconds of a training step by rate (None: Conv2D), the variants timed in turn
+    after 3 untimed steps each (oneDNN's Conv2D keeps speeding up over its first steps)."""
     steps = {rate: training_step(sizes, rate) for rate in (None, *RATES)}
-    return time_alternately(steps, repeats)
+    return time_alternately(steps, repeats, warmup=3)
 
 
 def _status_kib(field: str) -> int:
