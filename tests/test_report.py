@@ -23,6 +23,28 @@ def _report(tmp_path, *flags):
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
+def test_report_of_three_techniques_then_reuse(tmp_path):
+    """The report's path at a third of the cost of every technique (that one is in the slow suite)."""
+    first = _report(tmp_path, "--techniques=dense,dsr,folded")
+    assert first.returncode == 0, first.stderr[-3000:]
+    out = tmp_path / "reports" / "tiny"
+    with open(out / "summary.csv") as f:
+        rows = {row["label"]: row for row in csv.DictReader(f)}
+    assert set(rows) == {"dense", "dsr_s0.8", "dsr_s0.9", "folded_f2"}
+    assert float(rows["dsr_s0.9"]["nonzeros"]) < 0.2 * float(rows["dense"]["params"])
+    assert float(rows["folded_f2"]["params"]) > float(rows["dense"]["params"])
+    assert (out / "summary.md").read_text().count("\n") == 2 + 3  # one headline row per technique
+    page = (out / "index.html").read_text()
+    for figure in ("accuracy_vs_sparsity.png", "dsr_layer_sparsity.png", "fold_throughput.png"):
+        assert (out / figure).stat().st_size > 1000, figure
+        assert f'src="{figure}"' in page, figure
+
+    again = _report(tmp_path, "--techniques=dense,dsr")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("reused") == 3  # dense, dsr_s0.8, dsr_s0.9: from their outcome.json
+
+
+@pytest.mark.slow
 def test_report_of_every_technique_then_reuse(tmp_path):
     first = _report(tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
