@@ -17,7 +17,8 @@ process (median of `repeats` samples, each a loop of at least `MIN_SECONDS`):
   (TensorFlow's own thread settings).
 
 Each sparse variant's speed-up is over the *fastest* dense variant of its own runtime. The int8,
-unstructured and TF-graph variants are one-shot pruned (`block_prune`, magnitude): latency only.
+unstructured (`block_prune` with blocks of one weight) and TF-graph variants are one-shot
+pruned by magnitude: latency only. TFLite inputs are zeros (`reports.tflite.warm_invoke`).
 Writes `serving.md`, the README table. `quick`: 1 epoch each, 90% only, short timing loops.
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ import tf_keras as keras
 
 from tfcompress import data, export, models, pruning, serving
 from tfcompress.benchmarks import SuiteResult, time_alternately, time_fn
+from tfcompress.reports import tflite
 
 SPARSITIES = (0.5, 0.8, 0.9, 0.95)
 BATCHES = (1, 128)
@@ -79,7 +81,7 @@ def _variants(quick: bool) -> tuple[dict, dict, dict]:
         floats[f"block1x{serving.BLOCK} {sparsity:.0%}"] = export.to_tflite(pruning.strip(pruned))
     accuracy = {name: float(np.mean(np.argmax(export.tflite_predict(flatbuffer, x_test), -1) == y_test))
                 for name, flatbuffer in floats.items()}
-    unstructured = _magnitude_prune(model, 0.9)
+    unstructured = serving.block_prune(model, 0.9, block=1)  # blocks of one weight: no structure
     with warnings.catch_warnings():  # "not in 1x4 blocks": that is what this variant shows
         warnings.simplefilter("ignore", UserWarning)
         floats["unstructured 90%"] = export.to_tflite(unstructured)
@@ -100,7 +102,7 @@ def _measure(files: dict, graph: dict, accuracy: dict, batch: int, repeats: int,
         for name, flatbuffer in variants.items():
             for xnnpack in (True, False) if name == "dense" else (True,):
                 label = name if name != "dense" else f"dense ({'XNNPACK' if xnnpack else 'builtin'})"
-                calls[runtime, label] = _invoke(flatbuffer, batch, xnnpack)
+                calls[runtime, label] = tflite.warm_invoke(flatbuffer, 1, batch, xnnpack)
     x = tf.constant(np.random.default_rng(1).random((batch, *SHAPE), np.float32))
     for name, fn in graph.items():
         calls["tf graph", name] = functools.partial(fn, x)
@@ -123,29 +125,6 @@ def _fit(model: keras.Model, train, epochs: int, callbacks=()) -> keras.Model:
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(train, epochs=epochs, verbose=0, callbacks=list(callbacks))
     return model
-
-
-def _magnitude_prune(model: keras.Model, sparsity: float) -> keras.Model:
-    """A copy with each kernel's smallest-|w| `sparsity` fraction zeroed (no structure)."""
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    for layer in copy.layers:
-        if isinstance(layer, keras.layers.Dense):
-            kernel = layer.kernel.numpy()
-            layer.kernel.assign(np.where(np.abs(kernel) < np.quantile(np.abs(kernel), sparsity),
-                                         0.0, kernel))
-    return copy
-
-
-def _invoke(flatbuffer: bytes, batch: int, xnnpack: bool) -> Callable[[], None]:
-    """`invoke` of an Interpreter of `flatbuffer` resized to `batch`, its input set (1 thread)."""
-    interpreter = export.tflite_interpreter(flatbuffer, 1, xnnpack)
-    detail = interpreter.get_input_details()[0]
-    interpreter.resize_tensor_input(detail["index"], [batch, *SHAPE])
-    interpreter.allocate_tensors()
-    x = np.random.default_rng(1).random((batch, *SHAPE), np.float32)
-    interpreter.set_tensor(detail["index"], export.quantize_input(x, detail))
-    return interpreter.invoke
 
 
 def _graph(model: keras.Model, sparse: bool) -> Callable[[tf.Tensor], tf.Tensor]:

@@ -48,7 +48,7 @@ def latencies_us(files: dict[Hashable, str | bytes], trials: int = 5, min_second
     on a shared machine), by the keys of `files`. Every file's Interpreter(s) stay alive until
     the end: memory is that of all of them."""
     choices = (True, False) if xnnpack is None else (xnnpack,)
-    invokes = {(key, choice): _warm_invoke(file, num_threads, batch_size, choice)
+    invokes = {(key, choice): warm_invoke(file, num_threads, batch_size, choice)
                for key, file in files.items() for choice in choices}
     samples = {key: [] for key in invokes}
     for _ in range(trials):
@@ -61,9 +61,10 @@ def latencies_us(files: dict[Hashable, str | bytes], trials: int = 5, min_second
     return {key: min(summary(samples[key, choice]) for choice in choices) for key in files}
 
 
-def _warm_invoke(file: str | bytes, num_threads: int, batch_size: int,
+def warm_invoke(file: str | bytes, num_threads: int, batch_size: int,
                  xnnpack: bool) -> Callable[[], None]:
-    """`invoke` of an Interpreter of `file` at `batch_size`, zeros input, warmed up."""
+    """`invoke` of an Interpreter of `file` (path or flatbuffer) at `batch_size`, zeros input,
+    warmed up: a no-argument callable to time."""
     interpreter = export.tflite_interpreter(file, num_threads, xnnpack)
     detail = interpreter.get_input_details()[0]
     if batch_size != detail["shape"][0]:
