@@ -23,8 +23,6 @@ baseline) except for (b) and (e), time fractions of r = 0, and (g), memory
 fractions of r = 0. The figure ``spectral_resource.png`` plots (f) and (g).
 """
 import dataclasses
-import statistics
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -110,32 +108,14 @@ def _op_step(shape: tuple[int, int, int, int], implementation: str):
     return lambda: step(x, w, cotangent)
 
 
-def _interleaved_medians(fns: list, repeats: int) -> list[float]:
-    """Median seconds of each callable, timed in turn repeat by repeat after a warm-up call each.
-
-    Interleaved so that a change of the machine's load while they are timed
-    (other jobs on a shared CPU) reaches all of them alike instead of
-    skewing their ratios. Like op_benchmark, not fetched: synchronous on CPU.
-    """
-    for fn in fns:
-        fn()  # trace and warm up
-    seconds = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, times in zip(fns, seconds):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return [statistics.median(times) for times in seconds]
-
-
 def mac_vs_rate(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
     """(b) spectral_mul forward+backward time at the K kept for each rate, against r = 0."""
     implementation = _auto_implementation()
     rates = (0.0, *RATE_TARGETS)
     for size, channels in sizes.resnet_layers:
         shapes = [(sizes.batch, channels, channels, kept_coefficients(size, 3, r)) for r in rates]
-        medians = _interleaved_medians([_op_step(s, implementation) for s in shapes], repeats)
-        seconds = dict(zip(rates, medians))
+        seconds = time_alternately({rate: _op_step(shape, implementation)
+                                    for rate, shape in zip(rates, shapes)}, repeats)
         for rate, shape in zip(rates, shapes):
             result.rows.append(_row("mac_vs_rate", "x".join(map(str, shape)), implementation,
                                     rate, repeats, seconds=seconds[rate]))
