@@ -38,6 +38,9 @@ flags.DEFINE_enum("conv", "standard", list(cfg.CONVS), "Convolution of the model
                   "spectral (band-limited FFT convolution) or hebbian (co-activation rewiring).")
 flags.DEFINE_float("compress_rate", 0.0, "Spectral conv: fraction of the spectrum dropped, in [0, 1).")
 flags.DEFINE_float("preserve_energy", None, "Spectral conv: keep this % of spectral energy instead.")
+flags.DEFINE_enum("fft_size", "minimal", list(cfg.FFT_SIZES), "Spectral conv: the FFT grid, "
+                  "input + the larger pad (minimal) or the linear-convolution size (linear, the "
+                  "paper's); both equal Conv at rate 0.")
 flags.DEFINE_enum("sparse", "none", list(cfg.SPARSE), "Sparse training: static, set, deepr, dsr, "
                   "rigl (masks rewired every --update_every steps) or tied (HashedNet weights).")
 flags.DEFINE_float("sparsity", None, "Sparsity of the sparsified layers for --sparse_distribution="

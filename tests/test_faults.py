@@ -49,6 +49,7 @@ def _run(*args):
                           timeout=300)
 
 
+@pytest.mark.slow  # end to end (~20 s); make test-slow
 def test_sigkill_mid_epoch_then_resume_matches_the_uninterrupted_run(tmp_path):
     whole, split = tmp_path / "whole", tmp_path / "split"
     assert _run(TRAIN, *FLAGS, f"--run_dir={whole}").returncode == 0

@@ -79,6 +79,7 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
     assert experiment.PruneConfig(image_size=16, groups="fc:fc1", checkpoint=run).validate()
 
 
+@pytest.mark.slow  # end to end (~20 s); make test-slow
 def test_block_size_prunes_dense_kernels_in_whole_blocks_that_tflite_serves_sparse(tmp_path):
     from tfcompress import serving
     from tfcompress.pruning import csr

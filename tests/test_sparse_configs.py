@@ -48,6 +48,7 @@ def built():
     return built_by(BUILD, PAPER)
 
 
+@pytest.mark.slow  # builds the full-size networks (~15 s); make test-slow
 @pytest.mark.parametrize("path", PAPER)
 def test_paper_flagfiles_build_the_papers_sparse_model_and_training(built, path):
     got, want = built[path], EXPECTED[path]
@@ -70,6 +71,7 @@ def test_paper_flagfiles_build_the_papers_sparse_model_and_training(built, path)
     assert got["lr"] == pytest.approx([0.1, 0.1, 0.01, 0.001])
 
 
+@pytest.mark.slow  # builds the full-size networks (~15 s); make test-slow
 def test_paper_models_have_the_papers_sizes(built):
     mlp = built["configs/sparse_mnist_mlp.flags"]
     assert mlp["kernel_sizes"] == [784 * 300, 300 * 100, 100 * 10]  # 784-300-100-10

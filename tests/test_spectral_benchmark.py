@@ -35,7 +35,7 @@ def test_quick_spectral_suite_writes_csv(tmp_path):
                                  "device", "cpu_model", "isa"]
     cases = {row["case"] for row in rows}
     assert cases == {"op_vs_tf", "mac_vs_rate", "conv1d_long", "conv2d_3x3", "training_step",
-                     "training_memory"}
+                     "training_memory", "fcn_training_step"}
     assert all(float(row["seconds"]) > 0 for row in rows if row["case"] != "training_memory")
     assert all(row["cpu_model"] and "cpu=" in row["isa"] for row in rows)
     # (b) times the kept K: 0.5 and 0.75 of the coefficients fewer than r = 0.
@@ -50,7 +50,8 @@ def test_quick_spectral_suite_writes_csv(tmp_path):
     assert list(ratios[0]) == ["ratio", "value", "target", "cpu_model", "isa"]
     names = " ".join(r["ratio"] for r in ratios)
     for label in ("(c) SpectralConv1D", "(d) SpectralConv2D", "(e) SpectralConv2D",
-                  "(f) ResNet-18 training step", "(g) ResNet-18 training step"):
+                  "(f) ResNet-18 training step", "(g) ResNet-18 training step",
+                  "(h) FCN training step"):
         assert label in names and label in result.stdout
     with open(tmp_path / "spectral_resource.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -109,6 +110,21 @@ def test_training_variants_start_from_the_same_weights():
 def test_training_step_time_times_each_variant():
     seconds = spectral_training.step_time(spectral_training.QUICK_TRAINING, 1)
     assert set(seconds) == VARIANTS and all(s > 0 for s in seconds.values())
+
+
+def test_fcn_case_times_conv1d_and_each_rate_of_the_papers_1d_model():
+    full = spectral_training.fcn_model(spectral_training.FULL_FCN, 0.5)
+    assert full.input_shape == (None, 150, 1) and full.output_shape == (None, 2)
+    assert [layer.kernel_size for layer in full.layers
+            if type(layer).__name__ == "SpectralConv1D"] == [(8,), (5,), (3,)]
+    result = benchmarks.SuiteResult()
+    spectral.fcn_training_time(spectral.QUICK, 1, result)
+    rows = [row for row in result.rows if row["case"] == "fcn_training_step"]
+    assert {(row["variant"].split("[")[0], row["compress_rate"]) for row in rows} == {
+        ("Conv1D", 0.0), ("SpectralConv1D", 0.0), ("SpectralConv1D", 0.5), ("SpectralConv1D", 0.75)}
+    assert all(row["seconds"] > 0 and row["repeats"] == spectral.FCN_REPEATS for row in rows)
+    (h,) = [r for r in result.ratios if r["ratio"].startswith("(h)") and "r=0.5," in r["ratio"]]
+    assert h["target"] == spectral.VS_SPATIAL_TARGET
 
 
 @pytest.mark.slow  # four processes that each load TensorFlow: about 1 min on 2 busy cores

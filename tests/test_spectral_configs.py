@@ -23,6 +23,7 @@ BUILD = """
         "params": sum(int(w.shape.num_elements()) for w in model.trainable_weights),
         "convs": len(convs), "spectral": len(spectral),
         "rates": [float(layer.compress_rate_reached) for layer in spectral],
+        "fft_sizes": sorted({layer.fft_size for layer in spectral}),
         "l2": sorted({float(layer.kernel_regularizer.l2) for layer in convs if layer.kernel_regularizer}),
         "unregularised": sum(layer.kernel_regularizer is None for layer in convs),
         "optimizer": type(model.optimizer).__name__, "momentum": model.optimizer.get_config().get("momentum"),
@@ -45,11 +46,13 @@ def built():
     return built_by(BUILD, FULL)
 
 
+@pytest.mark.slow  # builds the full-size networks (~15 s); make test-slow
 @pytest.mark.parametrize("path", FULL)
 def test_full_size_flagfiles_build_the_papers_band_limited_network(built, path):
     got, want = built[path], EXPECTED[path]
     assert (got["model"], got["input"], got["classes"]) == (want["model"], [32, 32, 3], want["classes"])
     assert got["convs"] == got["spectral"] == want["convs"]  # every convolution band-limited
+    assert got["fft_sizes"] == ["linear"]  # the paper's grid
     assert got["rates"] == [pytest.approx(0.5, abs=0.05)] * want["convs"]  # half the spectrum dropped
     # PyTorch-style weight decay wd on every convolution: an L2 penalty wd / 2.
     assert got["unregularised"] == 0 and got["l2"] == [pytest.approx(want["weight_decay"] / 2)]
@@ -58,6 +61,7 @@ def test_full_size_flagfiles_build_the_papers_band_limited_network(built, path):
     assert got["output_shape"] == [2, want["classes"]] and got["finite"]
 
 
+@pytest.mark.slow  # builds the full-size networks (~15 s); make test-slow
 def test_full_size_networks_have_the_papers_sizes(built):
     assert built[FULL[0]]["params"] == 11_173_962  # ResNet-18 for CIFAR-10 (kuangliu/pytorch-cifar)
     assert 0.75e6 < built[FULL[1]]["params"] < 0.85e6  # DenseNet-BC-100, k = 12: 0.8M

@@ -9,7 +9,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress import SpectralConv1D, SpectralConv2D
-from tfcompress.spectral.fft_conv import spectral_conv
+from tfcompress.spectral.fft_conv import make_plan, spectral_conv
 from tfcompress.spectral.op import op_loaded
 
 RNG = np.random.default_rng(0)
@@ -46,21 +46,30 @@ def numpy_band(fft_shape, rate):
     return mask if len(fft_shape) == 2 else mask[0]
 
 
-def numpy_spectral_conv(x, w, strides, padding, rate):
-    """Band-limited cross-correlation with numpy.fft: pad, FFT to padded + k - 1, mask, crop."""
+def numpy_spectral_conv(x, w, strides, padding, rate, fft_size="minimal"):
+    """Band-limited cross-correlation with numpy.fft, written from the spec: a circular
+    correlation on the grid L per axis (minimal: n + max(pad before, after); linear:
+    padded + k - 1) of x zero-extended to L with tap u of w at (u - pad before) mod L,
+    its spectrum masked, read at the strided output positions."""
     rank = w.ndim - 2
     strides = (strides,) * rank
+    spatial, kernel = x.shape[1:-1], w.shape[:-2]
     pads = [same_pads(n, k, s) if padding == "same" else (0, 0)
-            for n, k, s in zip(x.shape[1:-1], w.shape[:-2], strides)]
-    x = np.pad(x, [(0, 0), *pads, (0, 0)]).astype(np.float64)
-    fft_shape = tuple(n + k - 1 for n, k in zip(x.shape[1:-1], w.shape[:-2]))
+            for n, k, s in zip(spatial, kernel, strides)]
+    fft_shape = tuple(n + max(p) if fft_size == "minimal" else n + sum(p) + k - 1
+                      for n, k, p in zip(spatial, kernel, pads))
+    shifted = np.zeros((*fft_shape, *w.shape[-2:]))
+    for tap in np.ndindex(*kernel):  # np.add.at: taps that land on one grid point add up
+        at = tuple((u - before) % size for u, (before, _), size in zip(tap, pads, fft_shape))
+        np.add.at(shifted, at, w[tap].astype(np.float64))
     axes = tuple(range(1, rank + 1))
-    xf = np.fft.rfftn(x, s=fft_shape, axes=axes)                    # N, *spectrum, C
-    wf = np.fft.rfftn(w.astype(np.float64), s=fft_shape, axes=tuple(range(rank)))  # *spectrum, C, F
+    xf = np.fft.rfftn(x.astype(np.float64), s=fft_shape, axes=axes)   # N, *spectrum, C
+    wf = np.fft.rfftn(shifted, axes=tuple(range(rank)))                # *spectrum, C, F
     mask = numpy_band(fft_shape, rate)
     yf = np.einsum("n...c,...cf->n...f", xf, np.conj(wf)) * mask[None, ..., None]
     y = np.fft.irfftn(yf, s=fft_shape, axes=axes)
-    window = tuple(slice(0, n - k + 1, s) for n, k, s in zip(x.shape[1:-1], w.shape[:-2], strides))
+    window = tuple(slice(0, n + sum(p) - k + 1, s)
+                   for n, k, s, p in zip(spatial, kernel, strides, pads))
     return y[(slice(None),) + window].astype(np.float32)
 
 
@@ -97,35 +106,71 @@ def test_rate_zero_equals_conv1d(length, kernel, strides, padding):
     ((2, 7, 7), (3, 3), 1, "same"), ((2, 8, 6), (3, 3), 2, "same"),
     ((2, 9, 8), (4, 5), 2, "valid"), ((1, 10, 9), (1, 1), 2, "same"),
     ((2, 16), (3,), 1, "same"), ((2, 17), (4,), 2, "same"), ((2, 20), (7,), 3, "valid")])
-def test_every_transform_equals_conv_at_rate_zero(transform, shape, kernel, strides, padding):
+@pytest.mark.parametrize("fft_size", ["minimal", "linear"])
+def test_every_transform_equals_conv_at_rate_zero(transform, shape, kernel, strides, padding,
+                                                  fft_size):
     if transform == "separable" and len(kernel) == 1:
         pytest.skip("the separable transform is 2-D only")
     x, w = randn(*shape, 3), randn(*kernel, 3, 4)
     expected = tf.nn.convolution(x, w, strides, padding.upper())
-    got = spectral_conv(x, w, strides, padding, transform=transform)
+    got = spectral_conv(x, w, strides, padding, transform=transform, fft_size=fft_size)
     np.testing.assert_allclose(got, expected, atol=2e-5 * np.abs(expected).max())
 
 
 # ---------------------------------------------------------------- band-limited against NumPy
+@pytest.mark.parametrize("fft_size", ["minimal", "linear"])
 @pytest.mark.parametrize("transform", ["fft", "direct", "separable"])
 @pytest.mark.parametrize("rate", [0.3, 0.5, 0.8])
 @pytest.mark.parametrize("shape,kernel,strides,padding", [
     ((2, 8, 8, 3), (3, 3), 1, "same"), ((1, 7, 9, 2), (3, 2), 2, "same"),
-    ((2, 9, 6, 2), (4, 3), 1, "valid")])
-def test_band_limited_2d_matches_numpy(transform, rate, shape, kernel, strides, padding):
+    ((2, 9, 6, 2), (4, 3), 1, "valid"), ((1, 2, 3, 2), (5, 4), 1, "same")])
+def test_band_limited_2d_matches_numpy(fft_size, transform, rate, shape, kernel, strides, padding):
     x, w = randn(*shape), randn(*kernel, shape[-1], 3)
-    got = spectral_conv(x, w, strides, padding, compress_rate=rate, transform=transform)
-    expected = numpy_spectral_conv(x, w, strides, padding, rate)
+    got = spectral_conv(x, w, strides, padding, compress_rate=rate, transform=transform,
+                        fft_size=fft_size)
+    expected = numpy_spectral_conv(x, w, strides, padding, rate, fft_size)
     np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max() + 1e-6)
 
 
+@pytest.mark.parametrize("fft_size", ["minimal", "linear"])
 @pytest.mark.parametrize("transform", ["fft", "direct"])
 @pytest.mark.parametrize("rate", [0.25, 0.6])
 @pytest.mark.parametrize("strides,padding", [(1, "same"), (2, "valid")])
-def test_band_limited_1d_matches_numpy(transform, rate, strides, padding):
+def test_band_limited_1d_matches_numpy(fft_size, transform, rate, strides, padding):
     x, w = randn(3, 21, 2), randn(6, 2, 4)
-    got = spectral_conv(x, w, strides, padding, compress_rate=rate, transform=transform)
-    np.testing.assert_allclose(got, numpy_spectral_conv(x, w, strides, padding, rate), atol=2e-5)
+    got = spectral_conv(x, w, strides, padding, compress_rate=rate, transform=transform,
+                        fft_size=fft_size)
+    np.testing.assert_allclose(got, numpy_spectral_conv(x, w, strides, padding, rate, fft_size),
+                               atol=2e-5)
+
+
+@pytest.mark.parametrize("spatial,kernel,strides,padding,minimal,linear", [
+    ((32, 32), (3, 3), (1, 1), "same", (33, 33), (36, 36)),
+    ((4, 4), (3, 3), (1, 1), "same", (5, 5), (8, 8)),
+    ((32, 32), (3, 3), (2, 2), "same", (33, 33), (35, 35)),  # pads (0, 1)
+    ((32, 32), (1, 1), (2, 2), "same", (32, 32), (32, 32)),
+    ((9, 6), (4, 3), (1, 1), "valid", (9, 6), (12, 8)),
+    ((150,), (8,), (1,), "same", (154,), (164,))])  # pads (3, 4)
+def test_fft_size_minimal_is_input_plus_the_larger_pad(spatial, kernel, strides, padding,
+                                                       minimal, linear):
+    for fft_size, want in (("minimal", minimal), ("linear", linear)):
+        plan = make_plan(spatial, kernel, strides, padding, 0.5, fft_size=fft_size)
+        assert plan.fft_shape == want, fft_size
+    with pytest.raises(ValueError, match="fft_size must be one of .*'circular'"):
+        make_plan(spatial, kernel, strides, padding, 0.5, fft_size="circular")
+
+
+def test_fft_size_is_configured_and_older_spectral_configs_keep_linear():
+    assert SpectralConv2D(4, 3).fft_size == "minimal"
+    config = SpectralConv2D(4, 3, compress_rate=0.5, fft_size="linear").get_config()
+    assert SpectralConv2D.from_config(config).fft_size == "linear"
+    # A spectral config written before fft_size existed: the grid it was trained on.
+    del config["fft_size"]
+    assert SpectralConv2D.from_config(config).fft_size == "linear"
+    # A Conv2D config has no compress_rate: the default.
+    assert SpectralConv2D.from_config(keras.layers.Conv2D(4, 3).get_config()).fft_size == "minimal"
+    with pytest.raises(ValueError, match="fft_size must be one of"):
+        SpectralConv2D(4, 3, fft_size="full")
 
 
 def test_error_to_full_spectrum_shrinks_as_rate_falls():
@@ -204,10 +249,9 @@ def test_preserve_energy_rate_matches_numpy_prefix(transform):
     layer.build(x.shape)
     layer.plan = dataclasses.replace(layer.plan, transform=transform)
     y = layer(x)
-    fft_shape = (14, 14)  # 10 + 2 (same padding) + 3 - 1
-    xf = np.fft.rfft2(np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)]).astype(np.float64),
-                      s=fft_shape, axes=(1, 2))
-    weights = np.where(np.isin(np.arange(8), [0, 7]), 1.0, 2.0)  # edge columns count once
+    fft_shape = (11, 11)  # fft_size "minimal": 10 + max(1, 1) ('same' pads 1 and 1)
+    xf = np.fft.rfft2(x.astype(np.float64), s=fft_shape, axes=(1, 2))
+    weights = np.where(np.arange(6) == 0, 1.0, 2.0)  # the DC column counts once (L odd: no Nyquist)
     energy = (np.abs(xf) ** 2).sum(axis=(0, 3)) * weights
     total = energy.sum()
     best = None
@@ -221,7 +265,10 @@ def test_preserve_energy_rate_matches_numpy_prefix(transform):
     band = numpy_band(fft_shape, 1 - best / energy.size)
     assert band.sum() == best
     w = layer.kernel.numpy()
-    wf = np.fft.rfft2(w.astype(np.float64), s=fft_shape, axes=(0, 1))
+    # Tap u at (u - 1) mod 11: the 'same' padding before the input, moved onto the kernel.
+    shifted = np.roll(np.pad(w.astype(np.float64), [(0, 8), (0, 8), (0, 0), (0, 0)]), (-1, -1),
+                      axis=(0, 1))
+    wf = np.fft.rfft2(shifted, axes=(0, 1))
     yf = np.einsum("nabc,abcf->nabf", xf, np.conj(wf)) * band[None, :, :, None]
     expected = np.fft.irfftn(yf, s=fft_shape, axes=(1, 2))[:, :10, :10]
     np.testing.assert_allclose(y, expected, atol=1e-4)
@@ -239,7 +286,7 @@ def test_preserve_energy_100_keeps_everything():
 
 
 def test_rate_reached_and_flops():
-    layer = SpectralConv2D(8, 3, padding="same", compress_rate=0.5)
+    layer = SpectralConv2D(8, 3, padding="same", compress_rate=0.5, fft_size="linear")
     assert layer.compress_rate_reached is None
     layer.build((None, 16, 16, 4))
     k = 20 * 11  # FFT 16 + 2 + 3 - 1 = 20, rfft half width 11
@@ -254,5 +301,5 @@ def test_rate_reached_and_flops():
     kernel_dft = 4 * 9 * 4 * 8 * computed
     assert layer.flops((2, 16, 16, 4)) == round(transforms + kernel_dft + 8 * 2 * 4 * 8 * computed)
     assert layer.flops((None, 16, 16, 4)) < layer.flops((2, 16, 16, 4))
-    narrower = SpectralConv2D(8, 3, padding="same", compress_rate=0.75)  # also direct
+    narrower = SpectralConv2D(8, 3, padding="same", compress_rate=0.75, fft_size="linear")
     assert narrower.flops((1, 16, 16, 4)) < layer.flops((1, 16, 16, 4))

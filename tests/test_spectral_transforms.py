@@ -74,4 +74,6 @@ def test_separable_box_holds_the_band():
     plan = make_plan((32, 32), (3, 3), (1, 1), "same", 0.5, transform="separable")
     indices = transforms.coefficients(plan)
     assert np.isin(plan.kept, indices).all()
-    assert indices.size < 1.3 * plan.kept.size
+    # The band is a half disk; its bounding box holds about 4 / pi of it, plus the box's edges
+    # (33x33 grid: 378 coefficients for the 280 kept).
+    assert indices.size < 1.4 * plan.kept.size

@@ -29,7 +29,7 @@ def run_bin(*args, env=None, timeout=300):
     ("compress_rate", 1.0, "--compress_rate"), ("preserve_energy", 0.0, "--preserve_energy"),
     ("data_dir", "/nonexistent/dir", "--data_dir"), ("strategy", "tpu", "--strategy"),
     ("hebbian_k2", 1.5, "--hebbian_k1/--hebbian_k2"), ("hebbian_k1", 0.5, "--hebbian_k1/--hebbian_k2"),
-    ("hebbian_rewire_every", 5, "--hebbian_rewire_every"),
+    ("hebbian_rewire_every", 5, "--hebbian_rewire_every"), ("fft_size", "circular", "--fft_size"),
 ])
 def test_bad_settings_name_the_flag(field, value, flag):
     with pytest.raises((ValueError, FileNotFoundError), match=flag):
@@ -55,6 +55,19 @@ def test_runs_written_before_a_rename_load_under_the_new_name():
     hashed = sparse.HashedDense(4, density=0.25).get_config()
     hashed["compression"] = hashed.pop("density")
     assert sparse.HashedDense.from_config(hashed).density == 0.25
+
+
+def test_fft_size_reaches_the_spectral_layers_and_older_spectral_runs_read_linear():
+    from tfcompress.spectral import plan
+    assert training.config.FFT_SIZES == plan.FFT_SIZES
+    config = TrainConfig(**SMOKE, conv="spectral", compress_rate=0.5, fft_size="linear")
+    model = training.build_model(config, training.loop.describe_data(config))
+    spectral = [layer for layer in model.layers if hasattr(layer, "fft_size")]
+    assert spectral and {layer.fft_size for layer in spectral} == {"linear"}
+    old = json.loads(TrainConfig(conv="spectral").to_json())
+    del old["fft_size"]  # a run written before --fft_size: trained on the linear grid
+    assert TrainConfig.from_json(json.dumps(old)).fft_size == "linear"
+    assert TrainConfig.from_json(TrainConfig(conv="spectral").to_json()).fft_size == "minimal"
 
 
 def test_bad_flag_fails_before_training(tmp_path):

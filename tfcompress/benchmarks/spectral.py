@@ -18,6 +18,9 @@ training step), on whatever device TensorFlow picks:
     r = 0, 0.5 and 0.75 vs Conv2D, timed in turn (see spectral_training).
 (g) ``training_memory``: that step's peak memory at each rate and with Conv2D,
     each in its own process (see spectral_training for the method).
+(h) ``fcn_training_time``: the paper's 1-D model, an FCN training step on
+    UCR-sized series (length 150, kernels 8/5/3, batch 16), spectral at r = 0,
+    0.5 and 0.75 vs Conv1D, timed in turn.
 Ratios are "baseline seconds / measured seconds" (> 1: faster than the
 baseline) except for (b) and (e), time fractions of r = 0, and (g), memory
 fractions of r = 0. The figure ``spectral_resource.png`` plots (f) and (g).
@@ -30,8 +33,8 @@ import tf_keras as keras
 
 from tfcompress.benchmarks import SuiteResult, device_name, time_alternately
 from tfcompress.benchmarks import spectral_training
-from tfcompress.benchmarks.spectral_training import (FULL_TRAINING, QUICK_TRAINING,
-                                                     TrainingSizes)
+from tfcompress.benchmarks.spectral_training import (FULL_FCN, FULL_TRAINING, QUICK_FCN,
+                                                     QUICK_TRAINING, FcnSizes, TrainingSizes)
 from tfcompress.spectral.fft_conv import make_plan
 from tfcompress.spectral.layers import SpectralConv1D, SpectralConv2D
 from tfcompress.spectral.op import op_loaded, spectral_mul
@@ -41,10 +44,12 @@ from tfcompress.spectral.op_benchmark import benchmark_op
 RESNET18_CIFAR = ((32, 64), (16, 128), (8, 256), (4, 512))
 RATE_TARGETS = {0.5: "<= 0.6", 0.75: "<= 0.35"}  # (b): the product alone
 LAYER_RATE_TARGETS = {0.5: "<= 0.65", 0.75: "<= 0.45"}  # (e): the whole layer
-VS_SPATIAL_TARGET = ">= 1.0 (floor 0.7)"  # (d) and (f) at r = 0.5
+VS_SPATIAL_TARGET = ">= 1.0 (floor 0.7)"  # (d), (f) and (h) at r = 0.5
 MEMORY_TARGET = "<= 0.7"  # (g) at r = 0.5
 # A training step takes seconds on a small CPU: (f) times at most this many repeats.
 TRAINING_REPEATS = 5
+# An FCN step takes tens of milliseconds: (h) times at least this many repeats.
+FCN_REPEATS = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,12 +60,13 @@ class Sizes:
     resnet_layers: tuple[tuple[int, int], ...]
     conv1d: tuple[int, int, int]  # length, kernel, channels
     training: TrainingSizes  # (f) and (g)
+    fcn: FcnSizes  # (h)
 
 
 FULL = Sizes(batch=32, resnet_layers=RESNET18_CIFAR, conv1d=(1024, 64, 64),
-             training=FULL_TRAINING)
+             training=FULL_TRAINING, fcn=FULL_FCN)
 QUICK = Sizes(batch=2, resnet_layers=((8, 4), (4, 8)), conv1d=(64, 8, 4),
-              training=QUICK_TRAINING)
+              training=QUICK_TRAINING, fcn=QUICK_FCN)
 
 
 def kept_coefficients(size: int, kernel: int, rate: float) -> int:
@@ -197,11 +203,11 @@ def _training_shape(sizes: TrainingSizes) -> str:
     return f"N={sizes.batch} {sizes.image}x{sizes.image}x3 blocks={blocks} filters={sizes.filters}"
 
 
-def _variant(rate: float | None) -> tuple[str, float]:
-    """(variant, compress_rate) columns of a training row: Conv2D for rate None."""
+def _variant(rate: float | None, rank: int = 2) -> tuple[str, float]:
+    """(variant, compress_rate) columns of a training row: Conv{rank}D for rate None."""
     if rate is None:
-        return "Conv2D", 0.0
-    return f"SpectralConv2D[{_auto_implementation()}]", rate
+        return f"Conv{rank}D", 0.0
+    return f"SpectralConv{rank}D[{_auto_implementation()}]", rate
 
 
 def training_time(sizes: Sizes, repeats: int, result: SuiteResult) -> dict[float | None, float]:
@@ -218,6 +224,21 @@ def training_time(sizes: Sizes, repeats: int, result: SuiteResult) -> dict[float
                              f"Conv2D, r={rate}, {shape}", seconds[None] / spent,
                              VS_SPATIAL_TARGET if rate == 0.5 else "")
     return seconds
+
+
+def fcn_training_time(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
+    """(h) An FCN training step on UCR-sized series: SpectralConv1D at each rate vs Conv1D."""
+    repeats = max(repeats, FCN_REPEATS)
+    fcn = sizes.fcn
+    shape = f"N={fcn.batch} T={fcn.length} kernels=8-5-3 classes={fcn.classes}"
+    seconds = spectral_training.fcn_step_time(fcn, repeats)
+    for rate, spent in seconds.items():
+        result.rows.append(_row("fcn_training_step", shape, *_variant(rate, rank=1), repeats,
+                                seconds=spent))
+        if rate is not None:
+            result.add_ratio(f"(h) FCN training step, {_variant(rate, rank=1)[0]} speed-up over "
+                             f"Conv1D, r={rate}, {shape}", seconds[None] / spent,
+                             VS_SPATIAL_TARGET if rate == 0.5 else "")
 
 
 def training_memory(sizes: Sizes, result: SuiteResult) -> dict[float | None, dict]:
@@ -237,13 +258,14 @@ def training_memory(sizes: Sizes, result: SuiteResult) -> dict[float | None, dic
 
 
 def run(quick: bool = False, repeats: int = 5) -> SuiteResult:
-    """Run (a)-(g) at full or quick sizes; rows, ratios and the figure for ``bin/benchmark.py``."""
+    """Run (a)-(h) at full or quick sizes; rows, ratios and the figure for ``bin/benchmark.py``."""
     sizes = QUICK if quick else FULL
     result = SuiteResult()
     for measure in (op_vs_tf, mac_vs_rate, conv1d_long, conv2d_3x3):
         measure(sizes, repeats, result)
     seconds = training_time(sizes, repeats, result)
     memory = training_memory(sizes, result)
+    fcn_training_time(sizes, repeats, result)
     result.plots["spectral_resource.png"] = (
         lambda path: spectral_training.plot_resource(seconds, memory, path))
     return result

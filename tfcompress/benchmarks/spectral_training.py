@@ -1,4 +1,4 @@
-"""(f) and (g) of the spectral suite: a ResNet-18 CIFAR training step against compress rate.
+"""(f), (g) and (h) of the spectral suite: training steps against compress rate.
 
 The model is ResNet-18 for CIFAR (`tfcompress.models.small_resnet` with
 blocks (2, 2, 2, 2) and 64 filters is `resnet18`'s network; quick runs shrink
@@ -27,6 +27,10 @@ and trained by ``model.train_on_batch`` on one fixed random batch.
     At tiny sizes the allocator's statistics can miss the step's tensors (they
     read 0 with 16x16 inputs here), hence the quick sizes' 32x32 inputs.
     On a GPU ``peak_tensor_mib`` is the GPU's and ``peak_rss_mib`` the host's.
+(h) ``fcn_step_time``: the paper's 1-D model, FCN (`tfcompress.models.fcn1d`:
+    kernels 8, 5 and 3, 128-256-128 filters) on UCR-sized series (GunPoint:
+    length 150, 2 classes), batch 16, with Conv1D and spectral at each rate,
+    compiled and timed as in (f).
 """
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress.benchmarks import device_name, time_alternately
-from tfcompress.models import small_resnet
+from tfcompress.models import fcn1d, small_resnet
 from tfcompress.spectral import convert
 
 RATES = (0.0, 0.5, 0.75)
@@ -64,16 +68,29 @@ FULL_TRAINING = TrainingSizes(batch=128, image=32, blocks=(2, 2, 2, 2), filters=
 QUICK_TRAINING = TrainingSizes(batch=8, image=32, blocks=(1,), filters=16)
 
 
+@dataclasses.dataclass(frozen=True)
+class FcnSizes:
+    """(h) The FCN training step's batch, series length and classes (univariate series)."""
+
+    batch: int
+    length: int
+    classes: int
+
+
+FULL_FCN = FcnSizes(batch=16, length=150, classes=2)  # GunPoint's length and classes
+QUICK_FCN = FcnSizes(batch=2, length=24, classes=2)
+
+
 def variant_name(rate: float | None) -> str:
     """'Conv2D' for rate None, else 'r=<rate>' (SpectralConv2D)."""
     return "Conv2D" if rate is None else f"r={rate:g}"
 
 
-def training_model(sizes: TrainingSizes, rate: float | None) -> keras.Model:
-    """Compiled ResNet: Conv2D for rate None, else spectral at ``rate``; same initial weights."""
+def _variant(build: Callable[[], keras.Model], rate: float | None) -> keras.Model:
+    """The model ``build`` makes (seeded: every variant starts from the same weights), as is
+    for rate None, else its spectral copy at ``rate``; compiled with SGD + momentum."""
     keras.utils.set_random_seed(0)
-    model = small_resnet((sizes.image, sizes.image, 3), 10, blocks=sizes.blocks,
-                         filters=sizes.filters)
+    model = build()
     if rate is not None:
         model = convert(model, compress_rate=rate)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
@@ -81,20 +98,47 @@ def training_model(sizes: TrainingSizes, rate: float | None) -> keras.Model:
     return model
 
 
-def training_step(sizes: TrainingSizes, rate: float | None) -> Callable[[], float]:
-    """A no-argument callable: one ``train_on_batch`` of the variant on a fixed random batch."""
-    model = training_model(sizes, rate)
+def training_model(sizes: TrainingSizes, rate: float | None) -> keras.Model:
+    """Compiled ResNet: Conv2D for rate None, else spectral at ``rate``; same initial weights."""
+    return _variant(lambda: small_resnet((sizes.image, sizes.image, 3), 10, blocks=sizes.blocks,
+                                         filters=sizes.filters), rate)
+
+
+def fcn_model(sizes: FcnSizes, rate: float | None) -> keras.Model:
+    """Compiled FCN: Conv1D for rate None, else spectral at ``rate``; same initial weights."""
+    return _variant(lambda: fcn1d((sizes.length, 1), sizes.classes), rate)
+
+
+def _step(model: keras.Model, batch: int, classes: int) -> Callable[[], float]:
+    """A no-argument callable: one ``train_on_batch`` of ``model`` on a fixed random batch."""
     rng = np.random.default_rng(0)
-    x = tf.constant(rng.standard_normal((sizes.batch, sizes.image, sizes.image, 3), np.float32))
-    y = tf.constant(rng.integers(0, 10, sizes.batch))
+    x = tf.constant(rng.standard_normal((batch, *model.input_shape[1:]), np.float32))
+    y = tf.constant(rng.integers(0, classes, batch))
     return lambda: model.train_on_batch(x, y)
 
 
+def training_step(sizes: TrainingSizes, rate: float | None) -> Callable[[], float]:
+    """A ResNet training step of the variant (Conv2D for rate None, else spectral at ``rate``)."""
+    return _step(training_model(sizes, rate), sizes.batch, 10)
+
+
+def _time_variants(step: Callable[[float | None], Callable[[], float]],
+                   repeats: int) -> dict[float | None, float]:
+    """Median seconds of ``step(rate)()`` by rate (None: the Conv model), the variants timed in
+    turn after 3 untimed steps each (oneDNN's convolutions keep speeding up over their first
+    steps)."""
+    return time_alternately({rate: step(rate) for rate in (None, *RATES)}, repeats, warmup=3)
+
+
 def step_time(sizes: TrainingSizes, repeats: int) -> dict[float | None, float]:
-    """(f) Median seconds of a training step by rate (None: Conv2D), the variants timed in turn
-    after 3 untimed steps each (oneDNN's Conv2D keeps speeding up over its first steps)."""
-    steps = {rate: training_step(sizes, rate) for rate in (None, *RATES)}
-    return time_alternately(steps, repeats, warmup=3)
+    """(f) Median seconds of a ResNet training step by rate (None: Conv2D)."""
+    return _time_variants(lambda rate: training_step(sizes, rate), repeats)
+
+
+def fcn_step_time(sizes: FcnSizes, repeats: int) -> dict[float | None, float]:
+    """(h) Median seconds of an FCN training step by rate (None: Conv1D)."""
+    return _time_variants(lambda rate: _step(fcn_model(sizes, rate), sizes.batch, sizes.classes),
+                          repeats)
 
 
 def _status_kib(field: str) -> int:

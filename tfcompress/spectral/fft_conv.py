@@ -117,13 +117,15 @@ def apply_plan(x: tf.Tensor, kernel: tf.Tensor, plan: SpectralPlan,
 
 def spectral_conv(x: tf.Tensor, kernel: tf.Tensor, strides: int | tuple[int, ...] = 1,
                   padding: str = "same", compress_rate: float = 0.0, next_power2: bool = False,
-                  implementation: str = "auto", transform: str = "auto") -> tf.Tensor:
+                  implementation: str = "auto", transform: str = "auto",
+                  fft_size: str = "minimal") -> tf.Tensor:
     """Band-limited 1-D or 2-D convolution, channels_last, float32; like ``tf.nn.convolution``.
 
     ``kernel`` has shape (*k, C, F) and fixes the rank; the spatial sizes of ``x``
     must be static. ``compress_rate`` r drops that fraction of the rfft
     coefficients, highest frequencies first. ``transform`` forces "fft",
-    "direct" or "separable" (same function; "auto": the cost model's choice).
+    "direct" or "separable" (same function; "auto": the cost model's choice);
+    ``fft_size`` "minimal" or "linear" picks the FFT grid (``plan``).
     """
     rank = len(kernel.shape) - 2
     if rank not in (1, 2) or len(x.shape) != rank + 2:
@@ -131,5 +133,5 @@ def spectral_conv(x: tf.Tensor, kernel: tf.Tensor, strides: int | tuple[int, ...
                          f"rank 1 or 2, got input shape {x.shape} and kernel shape {kernel.shape}")
     strides = (strides,) * rank if isinstance(strides, int) else tuple(strides)
     plan = make_plan(tuple(x.shape[1:-1]), tuple(kernel.shape[:-2]), strides, padding,
-                     compress_rate, next_power2, transform)
+                     compress_rate, next_power2, transform, fft_size)
     return apply_plan(x, kernel, plan, implementation)[0]

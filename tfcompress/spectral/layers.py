@@ -20,6 +20,7 @@ import tf_keras as keras
 from tfcompress.conv_dropin import check_conv_arguments, int_tuple
 from tfcompress.spectral import bands, transforms
 from tfcompress.spectral.fft_conv import PADDINGS, SpectralPlan, apply_plan, make_plan
+from tfcompress.spectral.plan import check_fft_size
 from tfcompress.spectral.op import IMPLEMENTATIONS
 from tfcompress.spectral.transform_cost import transform_flops
 
@@ -39,7 +40,7 @@ class _SpectralConv(keras.layers.Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, compress_rate: float = 0.0,
                  preserve_energy: float | None = None, next_power2: bool = False,
-                 implementation: str = "auto", **kwargs):
+                 implementation: str = "auto", fft_size: str = "minimal", **kwargs):
         # Float32 inside the spectral path under any policy: Keras must not cast
         # the inputs (here) or the variables (add_weight) to the compute dtype;
         # call() casts in and out.
@@ -51,6 +52,7 @@ class _SpectralConv(keras.layers.Layer):
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
         check_conv_arguments(type(self).__name__, self.rank, data_format, dilation_rate, groups)
         bands.check_compress_rate(compress_rate)
+        check_fft_size(fft_size)
         if preserve_energy is not None:
             bands.check_preserve_energy(preserve_energy)
         if implementation not in IMPLEMENTATIONS:
@@ -63,6 +65,7 @@ class _SpectralConv(keras.layers.Layer):
         self.compress_rate = float(compress_rate)
         self.preserve_energy = None if preserve_energy is None else float(preserve_energy)
         self.next_power2 = bool(next_power2)
+        self.fft_size = fft_size
         self.use_bias = bool(use_bias)
         # A plain attribute read when call() is traced: the portable export sets
         # it to "tf" and re-traces so the SavedModel needs no op library.
@@ -84,8 +87,7 @@ class _SpectralConv(keras.layers.Layer):
             raise ValueError(f"{type(self).__name__} expects inputs (batch, {self.rank} spatial "
                              f"axes, channels) with known channels, got shape {input_shape}")
         spatial = tuple(input_shape[1:-1])
-        self.plan = make_plan(spatial, self.kernel_size, self.strides, self.padding,
-                              self.compress_rate, self.next_power2)
+        self.plan = self._make_plan(input_shape)
         channels = input_shape[-1]
         self.kernel = self.add_weight(
             "kernel", shape=(*self.kernel_size, channels, self.filters), dtype=tf.float32,
@@ -137,9 +139,13 @@ class _SpectralConv(keras.layers.Layer):
     def compute_output_shape(self, input_shape) -> tf.TensorShape:
         """(batch, *output spatial, filters) for the planned geometry."""
         input_shape = tf.TensorShape(input_shape)
-        plan = make_plan(tuple(input_shape[1:-1]), self.kernel_size, self.strides, self.padding,
-                         self.compress_rate, self.next_power2)
+        plan = self._make_plan(input_shape)
         return tf.TensorShape([input_shape[0], *plan.output_shape, self.filters])
+
+    def _make_plan(self, input_shape: tf.TensorShape) -> SpectralPlan:
+        """The plan of this layer's arguments for a (batch, *spatial, channels) input shape."""
+        return make_plan(tuple(input_shape[1:-1]), self.kernel_size, self.strides, self.padding,
+                         self.compress_rate, self.next_power2, fft_size=self.fft_size)
 
     @property
     def compress_rate_reached(self) -> float | tf.Variable | None:
@@ -168,8 +174,7 @@ class _SpectralConv(keras.layers.Layer):
                              f"got {input_shape}")
         batch = input_shape[0] or 1
         channels = input_shape[-1]
-        plan = make_plan(tuple(input_shape[1:-1]), self.kernel_size, self.strides, self.padding,
-                         self.compress_rate, self.next_power2)
+        plan = self._make_plan(input_shape)
         forward, inverse = transform_flops(plan)
         coefficients = transforms.coefficients(plan).size
         kernel_dft = 4 * math.prod(self.kernel_size) * channels * self.filters * coefficients
@@ -191,6 +196,7 @@ class _SpectralConv(keras.layers.Layer):
             "compress_rate": self.compress_rate,
             "preserve_energy": self.preserve_energy,
             "next_power2": self.next_power2,
+            "fft_size": self.fft_size,
             "use_bias": self.use_bias,
             "implementation": self.implementation,
             "activation": keras.activations.serialize(self.activation),
@@ -203,6 +209,15 @@ class _SpectralConv(keras.layers.Layer):
             "bias_constraint": keras.constraints.serialize(self.bias_constraint),
         })
         return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "_SpectralConv":
+        """The layer of ``config``: a Conv layer's or a spectral layer's. A spectral config
+        saved before ``fft_size`` existed (it has ``compress_rate`` but no ``fft_size``) gets
+        "linear", the size it was trained with, so that it computes the same function."""
+        if "compress_rate" in config and "fft_size" not in config:
+            config = {**config, "fft_size": "linear"}
+        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="tfcompress")
@@ -228,6 +243,10 @@ class SpectralConv2D(_SpectralConv):
         p% of the input's spectral energy; ``compress_rate_reached`` is then a
         variable updated by every call.
       next_power2: round the FFT size up to a power of two.
+      fft_size: "minimal" (default) or "linear": the FFT grid the convolution
+        is computed on, per axis input + max(pad before, pad after) or the
+        full linear-convolution size (``tfcompress.spectral.plan``). Both equal
+        Conv2D at r = 0; "minimal" has fewer coefficients (faster, less memory).
       implementation: "auto" (the compiled op when loaded), "op" or "tf"
         (``tf.einsum``); read when call() is traced.
     """

@@ -1,12 +1,26 @@
 """The static geometry and band of one spectral convolution (`SpectralPlan`, `make_plan`).
 
 ``x`` (N, *spatial, C) is padded as ``tf.nn.convolution`` pads it for
-``padding``/``strides``, then both ``x`` and the kernel (*k, C, F) are
-zero-padded to the FFT size: per axis the linear-convolution size
-``padded + k - 1`` (rounded up to a power of two with ``next_power2``). The
-kept rfft coefficients of that size come from ``bands.kept_indices``; the
-transform that computes them (``plan.transform``) is chosen per shape by
-``transform_cost.choose_transform``.
+``padding``/``strides``, ``(before, after)`` per axis; the convolution is then
+computed as a circular one on an FFT grid of size L per axis (``fft_size``):
+
+- "minimal" (the default): ``L = n + max(before, after)`` for an input of size n,
+  the smallest grid on which the circular correlation of the zero-extended
+  input, with the kernel's taps shifted by ``before``, reads no wrapped-around
+  input at any output position: reads span ``[-before, n - 1 + after]``, and
+  the ``before`` reads left of 0 land in ``[L - before, L)``, beyond the
+  input. At r = 0 it equals ``tf.nn.convolution``, like "linear", on fewer
+  coefficients: 33x33 instead of 36x36 for a 3x3 'same' kernel on 32x32,
+  5x5 instead of 8x8 on 4x4.
+- "linear": ``L = n + before + after + k - 1``, the size of the full linear
+  convolution of the padded input (Dziedzic et al.'s; this library's only size
+  before "minimal", kept so that layers trained with it compute the same).
+
+Either is rounded up to a power of two with ``next_power2``. With r > 0 the
+band-limited function depends on L (the band is a fraction of L's
+coefficients). The kept rfft coefficients of that size come from
+``bands.kept_indices``; the transform that computes them (``plan.transform``)
+is chosen per shape by ``transform_cost.choose_transform``.
 """
 import dataclasses
 import math
@@ -17,6 +31,7 @@ from tfcompress.spectral import bands
 from tfcompress.spectral.transform_cost import choose_transform
 
 PADDINGS = ("same", "valid")
+FFT_SIZES = ("minimal", "linear")
 TRANSFORMS = ("auto", "fft", "direct", "separable")
 
 
@@ -86,9 +101,16 @@ class SpectralPlan:
         return 2.5 * size * math.log2(size) if size > 1 else 0.0
 
 
+def check_fft_size(fft_size: str) -> None:
+    """Raise ValueError unless ``fft_size`` is one of ``FFT_SIZES``."""
+    if fft_size not in FFT_SIZES:
+        raise ValueError(f"fft_size must be one of {FFT_SIZES}, got {fft_size!r}")
+
+
 def make_plan(input_shape: tuple[int, ...], kernel_shape: tuple[int, ...],
               strides: tuple[int, ...], padding: str, compress_rate: float,
-              next_power2: bool = False, transform: str = "auto") -> SpectralPlan:
+              next_power2: bool = False, transform: str = "auto",
+              fft_size: str = "minimal") -> SpectralPlan:
     """Plan a spectral convolution of spatial ``input_shape`` by spatial ``kernel_shape``.
 
     ``transform`` "auto" takes ``transform_cost.choose_transform``'s choice; "fft",
@@ -100,6 +122,7 @@ def make_plan(input_shape: tuple[int, ...], kernel_shape: tuple[int, ...],
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if transform not in TRANSFORMS:
         raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    check_fft_size(fft_size)
     bands.check_compress_rate(compress_rate)
     if not len(input_shape) == len(kernel_shape) == len(strides):
         raise ValueError(f"input {input_shape}, kernel {kernel_shape} and strides {strides} "
@@ -114,9 +137,10 @@ def make_plan(input_shape: tuple[int, ...], kernel_shape: tuple[int, ...],
             raise ValueError(f"kernel size {tuple(kernel_shape)} is larger than the input "
                              f"{tuple(input_shape)} with padding='valid'")
         total = max((-(-size // s) - 1) * s + k - size, 0) if padding == "same" else 0
-        pads.append((total // 2, total - total // 2))
+        before, after = total // 2, total - total // 2
+        pads.append((before, after))
         padded = size + total
-        fft = padded + k - 1
+        fft = size + max(before, after) if fft_size == "minimal" else padded + k - 1
         fft_shape.append(1 << (fft - 1).bit_length() if next_power2 else fft)
         output_shape.append((padded - k) // s + 1)
     fft_shape = tuple(fft_shape)

@@ -9,6 +9,9 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 CONVS = ("standard", "spectral", "hebbian")
+# tfcompress.spectral.plan.FFT_SIZES (a test checks they agree), not imported: this module
+# validates flags before TensorFlow is loaded.
+FFT_SIZES = ("minimal", "linear")
 SPARSE = ("none", "static", "set", "deepr", "dsr", "rigl", "tied")
 SPARSE_DISTRIBUTIONS = ("uniform", "erk", "per_kind")
 
@@ -41,6 +44,7 @@ class TrainConfig:
     conv: str = "standard"
     compress_rate: float = 0.0
     preserve_energy: float | None = None
+    fft_size: str = "minimal"
     export: bool = True
     verbose: int = 2
     # Sparse training (tfcompress.sparse); names of the DSR seed's flags.
@@ -83,6 +87,7 @@ class TrainConfig:
             raise ValueError(f"--compress_rate must be in [0, 1), got {self.compress_rate}")
         if self.preserve_energy is not None and not 0.0 < self.preserve_energy <= 100.0:
             raise ValueError(f"--preserve_energy must be in (0, 100], got {self.preserve_energy}")
+        _choice("fft_size", self.fft_size, FFT_SIZES)
         if self.conv != "spectral" and (self.compress_rate or self.preserve_energy):
             raise ValueError("--compress_rate/--preserve_energy need --conv=spectral "
                              f"(got --conv={self.conv})")
@@ -138,11 +143,13 @@ class TrainConfig:
     @classmethod
     def from_json(cls, text: str) -> "TrainConfig":
         """Settings written by `to_json`, renamed settings read under their new name; unknown keys
-        are an error."""
+        are an error. A spectral run written before `fft_size` existed reads "linear", its grid."""
         values = json.loads(text)
         for old, new in RENAMED.items():
             if old in values:
                 values[new] = values.pop(old)
+        if values.get("conv") == "spectral" and "fft_size" not in values:
+            values["fft_size"] = "linear"  # the only FFT grid before --fft_size existed
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:

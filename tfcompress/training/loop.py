@@ -49,7 +49,7 @@ def conv_layer_for(config: TrainConfig, rank: int):
     if config.conv == "spectral":
         from tfcompress.spectral.layers import conv_factory
         return conv_factory(rank, compress_rate=config.compress_rate,
-                            preserve_energy=config.preserve_energy)
+                            preserve_energy=config.preserve_energy, fft_size=config.fft_size)
     if config.conv == "hebbian":
         if rank != 2:
             raise ValueError(f"--conv=hebbian has only a 2-D layer; {config.model} on "
