@@ -14,7 +14,7 @@ import tensorflow as tf
 
 import tfcompress.ops
 from tfcompress.spectral import op as spectral_op
-from tfcompress.spectral.op_benchmark import benchmark_op, resnet18_cifar_shapes
+from tfcompress.spectral.op_benchmark import benchmark_op
 
 # (N, C, F, K): odd sizes, N=1, K covering every row-group size of the CPU
 # kernel (1, 2, 4, 8 k per group of a vector) with and without an overlapping
@@ -102,6 +102,26 @@ def test_op_gradients_match_autodiff_of_reference(compiled_op, shape):
     for g, r in zip(got, want):
         assert_close(g, r)
     assert_op_gradients_match_numpy(x, w, cotangent)
+
+
+@pytest.mark.parametrize("implementation", ["tf", "op"])
+def test_transpose_w_reads_w_in_the_kernels_channel_order(implementation):
+    if implementation == "op" and not spectral_op.op_loaded():
+        pytest.skip("compiled spectral_mul op not built")
+    rng = np.random.default_rng(5)
+    x, w = random_complex(rng, 3, 5, 9), random_complex(rng, 4, 5, 9)
+    w_cfk = np.ascontiguousarray(w.transpose(1, 0, 2))
+    cotangent = random_complex(rng, 3, 4, 9)
+    assert_close(spectral_op.spectral_mul(x, w_cfk, implementation, transpose_w=True),
+                 numpy_product(x, w))
+    dx, dw_cfk = gradients(lambda x, w: spectral_op.spectral_mul(x, w, implementation,
+                                                                 transpose_w=True),
+                           x, w_cfk, cotangent)
+    g128 = cotangent.astype(np.complex128)
+    assert_close(dx, np.einsum("nfk,fck->nck", g128, w))
+    assert_close(dw_cfk, np.einsum("nfk,nck->cfk", np.conj(g128), x))
+    with pytest.raises(ValueError, match=r"C \(input channels\) must match.*w\[C, F, K\]"):
+        spectral_op.spectral_mul(x, w, implementation, transpose_w=True)
 
 
 def assert_op_gradients_match_numpy(x, w, cotangent):
@@ -283,9 +303,6 @@ def test_library_search_order(monkeypatch):
 
 
 def test_benchmark_rows():
-    assert resnet18_cifar_shapes() == [(32, 64, 64, 612), (32, 128, 128, 180),
-                                       (32, 256, 256, 60), (32, 512, 512, 24)]
-    assert resnet18_cifar_shapes(next_power2=True)[0] == (32, 64, 64, 64 * 33)
     rows = benchmark_op([(2, 3, 4, 5)], repeats=1)
     implementations = ["tf", "op"] if spectral_op.op_loaded() else ["tf"]
     assert [r["implementation"] for r in rows] == implementations

@@ -33,11 +33,13 @@ __all__ = ["PADDINGS", "SpectralPlan", "apply_plan", "kernel_spectrum", "make_pl
 
 
 def kernel_spectrum(kernel: tf.Tensor, plan: SpectralPlan, indices: np.ndarray) -> tf.Tensor:
-    """(F, C, len(indices)) rfft coefficients of the zero-padded ``kernel`` (*k, C, F) at the
-    flattened rfft ``indices``; zero at any index outside the band ``plan.kept``.
+    """(C, F, len(indices)) rfft coefficients of the zero-padded ``kernel`` (*k, C, F) at the
+    flattened rfft ``indices``; zero at any index outside the band ``plan.kept``. The channel
+    order is the kernel's own, so the kernel is read in place (no transpose, forward or
+    backward) and ``spectral_mul(..., transpose_w=True)`` reads the spectrum in place too.
 
-    Computed by a direct DFT, one real matmul of the (F * C, prod(k)) kernel by
-    the (prod(k), 2K) table of interleaved cosines and sines, rather than an rfft of the whole
+    Computed by a direct DFT, one real matmul of the kernel viewed as (prod(k), C * F),
+    transposed, by the (prod(k), 2K) table of interleaved cosines and sines, rather than an rfft of the whole
     padded grid and a gather: kernels are small next to the FFT size, so this
     costs prod(k) multiply-adds per coefficient instead of an FFT of every
     (C, F) slice, its backward is two more matmuls, and the padded kernel
@@ -64,10 +66,9 @@ def kernel_spectrum(kernel: tf.Tensor, plan: SpectralPlan, indices: np.ndarray) 
     in_band = np.isin(indices, plan.kept)
     if not in_band.all():
         table = table * np.repeat(in_band, 2)[:, None].astype(np.float32)
-    flat = tf.reshape(tf.transpose(kernel, [rank + 1, rank, *range(rank)]),
-                      [filters * channels, -1])
-    pairs = tf.matmul(flat, table, transpose_b=True)
-    return transforms.as_complex(tf.reshape(pairs, [filters, channels, indices.size, 2]))
+    flat = tf.reshape(kernel, [-1, channels * filters])  # (taps, C * F): a view
+    pairs = tf.matmul(flat, table, transpose_a=True, transpose_b=True)
+    return transforms.as_complex(tf.reshape(pairs, [channels, filters, indices.size, 2]))
 
 
 def _energy_mask(x: tf.Tensor, xk: tf.Tensor, plan: SpectralPlan, indices: np.ndarray,
@@ -107,7 +108,8 @@ def apply_plan(x: tf.Tensor, kernel: tf.Tensor, plan: SpectralPlan,
     """
     indices = transforms.coefficients(plan)
     xk = transforms.forward(x, plan)
-    yk = spectral_mul(xk, kernel_spectrum(kernel, plan, indices), implementation=implementation)
+    yk = spectral_mul(xk, kernel_spectrum(kernel, plan, indices), implementation=implementation,
+                      transpose_w=True)
     rate = tf.constant(plan.compress_rate_reached, tf.float32)
     if preserve_energy is not None:
         mask, rate = _energy_mask(x, xk, plan, indices, preserve_energy)

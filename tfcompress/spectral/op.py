@@ -85,41 +85,47 @@ def cpu_isa() -> str | None:
         return library.spectral_mul_cpu_isa().numpy().decode()
 
 
-def spectral_mul_reference(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+def spectral_mul_reference(x: tf.Tensor, w: tf.Tensor, transpose_w: bool = False) -> tf.Tensor:
     """Pure-TensorFlow reference of spectral_mul (tf.einsum)."""
-    return tf.einsum("nck,fck->nfk", x, tf.math.conj(w))
+    return tf.einsum("nck,cfk->nfk" if transpose_w else "nck,fck->nfk", x, tf.math.conj(w))
 
 
-def _check_operands(x: tf.Tensor, w: tf.Tensor) -> None:
-    """Raises a clear error unless x[N,C,K] and w[F,C,K] are complex64 with matching C and K."""
-    for name, t in (("x", x), ("w", w)):
+def _check_operands(x: tf.Tensor, w: tf.Tensor, transpose_w: bool) -> None:
+    """Raises a clear error unless x[N,C,K] and w[F,C,K] (w[C,F,K] with ``transpose_w``) are
+    complex64 with matching C and K."""
+    w_layout = "w[C, F, K]" if transpose_w else "w[F, C, K]"
+    for name, t, layout in (("x", x, "x[N, C, K]"), ("w", w, w_layout)):
         if t.dtype != tf.complex64:
             raise TypeError(f"spectral_mul: {name} must be complex64, got {t.dtype.name}")
         if t.shape.rank is not None and t.shape.rank != 3:
-            raise ValueError(f"spectral_mul: {name} must have rank 3 ({name}[rows, C, K]), "
+            raise ValueError(f"spectral_mul: {name} must have rank 3 ({layout}), "
                              f"got shape {t.shape}")
-    for axis, what in ((1, "C (input channels)"), (2, "K (frequencies)")):
-        if (x.shape.rank and w.shape.rank and x.shape[axis] is not None
-                and w.shape[axis] is not None and x.shape[axis] != w.shape[axis]):
+    for x_axis, w_axis, what in ((1, 0 if transpose_w else 1, "C (input channels)"),
+                                 (2, 2, "K (frequencies)")):
+        if (x.shape.rank and w.shape.rank and x.shape[x_axis] is not None
+                and w.shape[w_axis] is not None and x.shape[x_axis] != w.shape[w_axis]):
             raise ValueError(f"spectral_mul: {what} must match, got x of shape {x.shape} "
-                             f"and w of shape {w.shape}")
+                             f"and {w_layout} of shape {w.shape}")
 
 
-def spectral_mul(x: tf.Tensor, w: tf.Tensor, implementation: str = "auto") -> tf.Tensor:
+def spectral_mul(x: tf.Tensor, w: tf.Tensor, implementation: str = "auto",
+                 transpose_w: bool = False) -> tf.Tensor:
     """Complex product x[N,C,K] * conj(w[F,C,K]) summed over C -> y[N,F,K].
 
     implementation: "op" (the compiled kernel; error when it is not built),
     "tf" (tf.einsum), or "auto" (the op when loaded, else tf). Both agree to
-    float32 rounding and have the same gradients.
+    float32 rounding and have the same gradients. ``transpose_w``: w is stored
+    w[C, F, K], the channel order of a Keras kernel (the op reads it in place).
     """
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
     x = tf.convert_to_tensor(x)
     w = tf.convert_to_tensor(w)
-    _check_operands(x, w)
+    _check_operands(x, w, transpose_w)
     if implementation == "tf" or (implementation == "auto" and not op_loaded()):
-        return spectral_mul_reference(x, w)
-    return _require_library("spectral_mul(implementation='op')").spectral_mul(x, w)
+        return spectral_mul_reference(x, w, transpose_w)
+    return _require_library("spectral_mul(implementation='op')").spectral_mul(
+        x, w, transpose_b=transpose_w)
 
 
 def _require_library(caller: str):

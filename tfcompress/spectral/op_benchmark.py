@@ -15,23 +15,6 @@ from tfcompress.spectral.op import op_loaded, spectral_mul
 Shape = tuple[int, int, int, int]  # (N, C, F, K)
 
 
-def resnet18_cifar_shapes(batch: int = 32, kernel_size: int = 3,
-                          next_power2: bool = False) -> list[Shape]:
-    """spectral_mul shapes of ResNet-18's 3x3 convolutions on CIFAR (32x32 inputs).
-
-    The FFT size of an s x s input is the linear-convolution size s + kernel - 1,
-    rounded up to a power of two with next_power2; K = fft * (fft // 2 + 1) rfft
-    coefficients (all kept, compress_rate 0).
-    """
-    shapes = []
-    for size, channels in ((32, 64), (16, 128), (8, 256), (4, 512)):
-        fft = size + kernel_size - 1
-        if next_power2:
-            fft = 1 << (fft - 1).bit_length()
-        shapes.append((batch, channels, channels, fft * (fft // 2 + 1)))
-    return shapes
-
-
 def _forward_backward(x: tf.Tensor, w: tf.Tensor, cotangent: tf.Tensor,
                       implementation: str) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """y = spectral_mul(x, w) and the gradients of <y, cotangent> with respect to x and w."""
