@@ -57,7 +57,7 @@ def test_runs_written_before_a_rename_load_under_the_new_name():
     assert sparse.HashedDense.from_config(hashed).density == 0.25
 
 
-def test_fft_size_reaches_the_spectral_layers_and_older_spectral_runs_read_linear():
+def test_fft_size_reaches_the_spectral_layers_and_older_spectral_runs_read_linear(tmp_path):
     from tfcompress.spectral import plan
     assert training.config.FFT_SIZES == plan.FFT_SIZES
     config = TrainConfig(**SMOKE, conv="spectral", compress_rate=0.5, fft_size="linear")
@@ -68,6 +68,14 @@ def test_fft_size_reaches_the_spectral_layers_and_older_spectral_runs_read_linea
     del old["fft_size"]  # a run written before --fft_size: trained on the linear grid
     assert TrainConfig.from_json(json.dumps(old)).fft_size == "linear"
     assert TrainConfig.from_json(TrainConfig(conv="spectral").to_json()).fft_size == "minimal"
+    # Resuming such a run on the default grid would change its function: refused, named.
+    run_dir = tmp_path / "old_run"
+    run_dir.mkdir()
+    old = json.loads(TrainConfig(**SMOKE, conv="spectral", run_dir=str(run_dir)).to_json())
+    del old["fft_size"]
+    (run_dir / "config.json").write_text(json.dumps(old))
+    with pytest.raises(training.RunDirError, match=r"--fft_size='minimal' \(run has 'linear'\)"):
+        training.train(TrainConfig(**SMOKE, conv="spectral", run_dir=str(run_dir), resume=True))
 
 
 def test_bad_flag_fails_before_training(tmp_path):
