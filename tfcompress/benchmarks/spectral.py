@@ -38,7 +38,7 @@ from tfcompress.benchmarks.spectral_training import (FULL_FCN, FULL_TRAINING, QU
 from tfcompress.spectral.fft_conv import make_plan
 from tfcompress.spectral.layers import SpectralConv1D, SpectralConv2D
 from tfcompress.spectral.op import op_loaded, spectral_mul
-from tfcompress.spectral.op_benchmark import benchmark_op
+from tfcompress.spectral.op_benchmark import benchmark_op, op_step
 
 # (spatial size, channels) of ResNet-18's 3x3 convolutions in its four CIFAR stages.
 RESNET18_CIFAR = ((32, 64), (16, 128), (8, 256), (4, 512))
@@ -98,29 +98,13 @@ def op_vs_tf(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
                              f"NxCxFxK={row['shape']}", row["ratio"], ">= 1.5 on CPU")
 
 
-def _op_step(shape: tuple[int, int, int, int], implementation: str):
-    """A no-argument callable: spectral_mul at shape (N, C, F, K), forward and both gradients."""
-    n, c, f, k = shape
-    x, w, cotangent = (tf.complex(*tf.unstack(tf.random.stateless_normal([2, *dims], seed=[i, 2])))
-                       for i, dims in enumerate(((n, c, k), (f, c, k), (n, f, k))))
-
-    @tf.function
-    def step(x, w, cotangent):
-        with tf.GradientTape() as tape:
-            tape.watch([x, w])
-            y = spectral_mul(x, w, implementation=implementation)
-        return y, *tape.gradient(y, [x, w], output_gradients=cotangent)
-
-    return lambda: step(x, w, cotangent)
-
-
 def mac_vs_rate(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
     """(b) spectral_mul forward+backward time at the K kept for each rate, against r = 0."""
     implementation = _auto_implementation()
     rates = (0.0, *RATE_TARGETS)
     for size, channels in sizes.resnet_layers:
         shapes = [(sizes.batch, channels, channels, kept_coefficients(size, 3, r)) for r in rates]
-        seconds = time_alternately({rate: _op_step(shape, implementation)
+        seconds = time_alternately({rate: op_step(shape, implementation)
                                     for rate, shape in zip(rates, shapes)}, repeats)
         for rate, shape in zip(rates, shapes):
             result.rows.append(_row("mac_vs_rate", "x".join(map(str, shape)), implementation,
