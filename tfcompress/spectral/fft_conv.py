@@ -38,9 +38,10 @@ def kernel_spectrum(kernel: tf.Tensor, plan: SpectralPlan, indices: np.ndarray) 
     order is the kernel's own, so the kernel is read in place (no transpose, forward or
     backward) and ``spectral_mul(..., transpose_w=True)`` reads the spectrum in place too.
 
-    Computed by a direct DFT, one real matmul of the kernel viewed as (prod(k), C * F),
-    transposed, by the (prod(k), 2K) table of interleaved cosines and sines, rather than an rfft of the whole
-    padded grid and a gather: kernels are small next to the FFT size, so this
+    Computed by a direct DFT, one real matmul of the kernel viewed as (prod(k),
+    C * F), transposed, by the (prod(k), 2K) table of interleaved cosines and
+    sines, rather than an rfft of the whole padded grid and a gather: kernels
+    are small next to the FFT size, so this
     costs prod(k) multiply-adds per coefficient instead of an FFT of every
     (C, F) slice, its backward is two more matmuls, and the padded kernel
     spectrum is never materialised. The tables are built in the graph from the

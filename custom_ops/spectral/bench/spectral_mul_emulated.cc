@@ -24,9 +24,10 @@ using tensorflow::functor::spectral_gpu::SpectralMulPlan;
 using tensorflow::functor::spectral_gpu::WideK;
 
 // The forward product's dims at a ResNet-18 CIFAR layer of size x size
-// (3x3 kernel: FFT size + 2) for batch n.
+// (3x3 'same' kernel on the layer's default "minimal" FFT grid: size + 1;
+// all coefficients kept) for batch n.
 SpectralMulDims ResNetForward(int64_t n, int64_t size) {
-  const int64_t channels = 64 * 32 / size, fft = size + 2;
+  const int64_t channels = 64 * 32 / size, fft = size + 1;
   return SpectralMulDims::FromShapes(n, channels, channels, channels,
                                      fft * (fft / 2 + 1), false, false, false,
                                      true);
@@ -67,7 +68,7 @@ int main() {
   int failures = RunAttributeChecks({33, 35, 9, 13, 64, {1, 3}});
   failures += CheckPlans();
 
-  // The 4x4 layer (C = F = 512, K = 24) at batch 4 with the 132-SM plan.
+  // The 4x4 layer (C = F = 512, K = 15) at batch 4 with the 132-SM plan.
   const SpectralMulDims d = ResNetForward(4, 4);
   const SpectralMulPlan plan = PlanSpectralMul(d, 132);
   const Outcome o = RunAndCompare(d, plan, RandomComplex(d.i * d.r * d.k, 5),
