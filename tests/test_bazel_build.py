@@ -144,11 +144,12 @@ def test_check_cuda_archs_rejects_a_binary_without_sm90(tmp_path):
 
 @pytest.mark.skipif(shutil.which("c++") is None, reason="needs a C++ compiler")
 def test_cuda_kernel_emulated_on_cpu(tmp_path):
-    # The kernel's own code on the CPU: all 16 attribute combinations on both
-    # configurations, multi-block and split grids, NaN-filled outputs.
+    # The kernels' own code on the CPU: SpectralMul's 16 attribute combinations on both
+    # configurations, multi-block and split grids, and SpectralMulPlanar's three modes on
+    # the box and on a band, NaN-filled outputs.
     result = subprocess.run(["make", "-s", "-C", str(ROOT / "custom_ops" / "spectral" / "bench"),
                              "emulate", f"BUILD={tmp_path}", "CXX=c++"],
                             capture_output=True, text=True, check=False, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "all checks passed" in result.stdout
-    assert result.stdout.count("unwritten 0") == 2 * 2 * 16 + 3
+    assert result.stdout.count("unwritten 0") == 2 * 2 * 16 + 3 + 7

@@ -9,6 +9,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress import SpectralConv1D, SpectralConv2D
+from tfcompress.spectral import transforms
 from tfcompress.spectral.fft_conv import make_plan, spectral_conv
 from tfcompress.spectral.op import op_loaded
 
@@ -285,21 +286,33 @@ def test_preserve_energy_100_keeps_everything():
     assert float(energy.compress_rate_reached) == 0.0
 
 
+def test_separable_flops_count_the_product_over_the_band():
+    layer = SpectralConv2D(8, 3, padding="same", compress_rate=0.5)
+    shape = (2, 16, 16, 4)
+    plan = layer._make_plan(tf.TensorShape(shape))
+    assert plan.transform == "separable" and plan.fft_shape == (17, 17)
+    rows, columns = transforms.separable_box(plan)
+    forward = 4 * columns * (16 * 16 + 2 * 16 * rows.size)  # width then height DFT, per slice
+    kernel_dft = 4 * 9 * 4 * 8 * rows.size * columns  # over the box
+    product = 8 * 2 * 4 * 8 * plan.kept.size  # over the band only
+    assert layer.flops(shape) == 2 * (4 + 8) * forward + kernel_dft + product
+
+
 def test_rate_reached_and_flops():
     layer = SpectralConv2D(8, 3, padding="same", compress_rate=0.5, fft_size="linear")
     assert layer.compress_rate_reached is None
-    layer.build((None, 16, 16, 4))
-    k = 20 * 11  # FFT 16 + 2 + 3 - 1 = 20, rfft half width 11
+    layer.build((None, 4, 4, 4))
+    k = 8 * 5  # FFT 4 + 2 + 3 - 1 = 8, rfft half width 5
     kept = layer.plan.kept.size
-    assert kept in (110, 111) and layer.compress_rate_reached == pytest.approx(1 - kept / k)
+    assert kept == 20 and layer.compress_rate_reached == pytest.approx(1 - kept / k)
     assert layer.plan.transform == "direct"  # the cost model's choice for this grid and band
-    fy, fx = np.divmod(layer.plan.kept, 11)
-    # The direct DFT computes one of each conjugate pair (fy, -fy) of the fx = 0, 10 columns.
-    computed = kept - np.sum(((fx == 0) | (fx == 10)) & (fy > 10))
-    dft = 2 * 256 * 2 * computed  # 2 flops per multiply-add, 16 x 16 positions, 2K real outputs
+    fy, fx = np.divmod(layer.plan.kept, 5)
+    # The direct DFT computes one of each conjugate pair (fy, -fy) of the fx = 0, 4 columns.
+    computed = kept - np.sum(((fx == 0) | (fx == 4)) & (fy > 4))
+    dft = 2 * 16 * 2 * computed  # 2 flops per multiply-add, 4 x 4 positions, 2K real outputs
     transforms = (2 * 4 + 2 * 8) * dft  # forward of 2 x 4 input slices, inverse of 2 x 8 outputs
     kernel_dft = 4 * 9 * 4 * 8 * computed
-    assert layer.flops((2, 16, 16, 4)) == round(transforms + kernel_dft + 8 * 2 * 4 * 8 * computed)
-    assert layer.flops((None, 16, 16, 4)) < layer.flops((2, 16, 16, 4))
+    assert layer.flops((2, 4, 4, 4)) == round(transforms + kernel_dft + 8 * 2 * 4 * 8 * computed)
+    assert layer.flops((None, 4, 4, 4)) < layer.flops((2, 4, 4, 4))
     narrower = SpectralConv2D(8, 3, padding="same", compress_rate=0.75, fft_size="linear")
     assert narrower.flops((1, 16, 16, 4)) < layer.flops((1, 16, 16, 4))

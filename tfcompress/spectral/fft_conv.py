@@ -10,14 +10,16 @@ chose (FFT, direct DFT or separable DFT; ``transform_cost``); the kernel's
 spectrum is computed at those coefficients only, by a direct DFT (see
 ``kernel_spectrum``), and is zero at any coefficient outside the band. The two
 are multiplied with ``spectral_mul`` (``y = sum_c x * conj(w)``, a
-cross-correlation like ``tf.nn.conv2d``) and ``transforms.inverse`` evaluates
+cross-correlation like ``tf.nn.conv2d``; for the separable DFT its planar,
+channels-last twin ``spectral_mul_planar``, so that no transpose is needed
+between NHWC and the spectrum) and ``transforms.inverse`` evaluates
 the inverse rfft at the cropped, strided output positions. With no coefficient
 dropped the result equals ``tf.nn.convolution``; otherwise it is that
 convolution with the dropped frequencies removed from its spectrum. Gradients
 come from TensorFlow's autodiff through the transforms, the DFT and
-spectral_mul, so they are those of the band-limited function, and the complex
-tensors kept for backward are the operands of spectral_mul: their size scales
-with the kept fraction.
+spectral_mul, so they are those of the band-limited function, and the spectra
+kept for backward are the operands of the product: their size scales with the
+kept fraction.
 """
 import math
 
@@ -25,11 +27,35 @@ import numpy as np
 import tensorflow as tf
 
 from tfcompress.spectral import bands, transforms
-from tfcompress.spectral.op import spectral_mul
+from tfcompress.spectral.op import spectral_mul, spectral_mul_planar
 from tfcompress.spectral.plan import PADDINGS, SpectralPlan, make_plan
 
-__all__ = ["PADDINGS", "SpectralPlan", "apply_plan", "kernel_spectrum", "make_plan",
-           "spectral_conv"]
+__all__ = ["PADDINGS", "SpectralPlan", "apply_plan", "kernel_spectrum", "kernel_spectrum_planar",
+           "make_plan", "spectral_conv"]
+
+
+def _kernel_table(kernel: tf.Tensor, plan: SpectralPlan,
+                  indices: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
+    """cos and sin, (len(indices), prod(k)) each, of the DFT phases of the coefficients
+    ``indices`` at the kernel's taps; zero rows at coefficients outside the band."""
+    rank = len(plan.fft_shape)
+    taps = kernel.shape[:rank]
+    cycles = 0.0  # phase / 2 pi of (coefficient, tap), broadcast over the tap grid
+    for axis, (frequency, length, (before, _)) in enumerate(
+            zip(plan.frequencies(indices), plan.fft_shape, plan.pads)):
+        # Tap u sits at u - before (mod L): the shift that the input's 'same' padding
+        # would have made, moved onto the kernel so the input needs no padded copy.
+        tap = tf.reshape(tf.range(taps[axis]) - before,
+                         [1] + [-1 if a == axis else 1 for a in range(rank)])
+        frequency = tf.reshape(tf.constant(frequency, tf.int32), [-1] + [1] * rank)
+        # Exact integer phase modulo the period keeps float32 angles small and accurate.
+        cycles += tf.cast((frequency * tap) % length, tf.float32) / float(length)
+    angle = tf.reshape(-2.0 * math.pi * cycles, [indices.size, -1])
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    in_band = np.isin(indices, plan.kept)
+    if not in_band.all():
+        cos, sin = (t * in_band[:, None].astype(np.float32) for t in (cos, sin))
+    return cos, sin
 
 
 def kernel_spectrum(kernel: tf.Tensor, plan: SpectralPlan, indices: np.ndarray) -> tf.Tensor:
@@ -48,41 +74,40 @@ def kernel_spectrum(kernel: tf.Tensor, plan: SpectralPlan, indices: np.ndarray) 
     frequencies (no large constants in a SavedModel); the band's zeros are
     zero rows of the tables.
     """
-    rank = len(plan.fft_shape)
-    taps = kernel.shape[:rank]
     channels, filters = kernel.shape[-2], kernel.shape[-1]
-    cycles = 0.0  # phase / 2 pi of (coefficient, tap), broadcast over the tap grid
-    for axis, (frequency, length, (before, _)) in enumerate(
-            zip(plan.frequencies(indices), plan.fft_shape, plan.pads)):
-        # Tap u sits at u - before (mod L): the shift that the input's 'same' padding
-        # would have made, moved onto the kernel so the input needs no padded copy.
-        tap = tf.reshape(tf.range(taps[axis]) - before,
-                         [1] + [-1 if a == axis else 1 for a in range(rank)])
-        frequency = tf.reshape(tf.constant(frequency, tf.int32), [-1] + [1] * rank)
-        # Exact integer phase modulo the period keeps float32 angles small and accurate.
-        cycles += tf.cast((frequency * tap) % length, tf.float32) / float(length)
-    angle = tf.reshape(-2.0 * math.pi * cycles, [indices.size, -1])
+    cos, sin = _kernel_table(kernel, plan, indices)
     # Columns alternate cos and sin: the matmul writes (re, im) pairs, viewed as complex64.
-    table = tf.reshape(tf.stack([tf.cos(angle), tf.sin(angle)], 1), [2 * indices.size, -1])
-    in_band = np.isin(indices, plan.kept)
-    if not in_band.all():
-        table = table * np.repeat(in_band, 2)[:, None].astype(np.float32)
+    table = tf.reshape(tf.stack([cos, sin], 1), [2 * indices.size, -1])
     flat = tf.reshape(kernel, [-1, channels * filters])  # (taps, C * F): a view
     pairs = tf.matmul(flat, table, transpose_a=True, transpose_b=True)
     return transforms.as_complex(tf.reshape(pairs, [channels, filters, indices.size, 2]))
 
 
-def _energy_mask(x: tf.Tensor, xk: tf.Tensor, plan: SpectralPlan, indices: np.ndarray,
+def kernel_spectrum_planar(kernel: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
+    """The planar spectrum (P, 2, Q, C, F) of ``kernel`` (*k, C, F) at the P x Q
+    ``transforms.coefficients(plan)`` of a planar plan (``transforms.planar_box``), as
+    ``spectral_mul_planar`` reads it: the same direct DFT as ``kernel_spectrum``, one matmul
+    of the (P 2 Q, prod(k)) table, rows (p, re/im, q), by the kernel viewed as
+    (prod(k), C F), so nothing is transposed."""
+    rows, columns = transforms.planar_box(plan)
+    cos, sin = _kernel_table(kernel, plan, transforms.coefficients(plan))
+    table = tf.reshape(tf.stack([tf.reshape(t, [rows, columns, -1]) for t in (cos, sin)], 1),
+                       [2 * rows * columns, -1])
+    flat = tf.reshape(kernel, [-1, kernel.shape[-2] * kernel.shape[-1]])
+    return tf.reshape(tf.matmul(table, flat), [rows, 2, columns, *kernel.shape[-2:]])
+
+
+def _energy_mask(x: tf.Tensor, energy: tf.Tensor, plan: SpectralPlan, indices: np.ndarray,
                  preserve_energy: float) -> tuple[tf.Tensor, tf.Tensor]:
-    """Mask over ``indices`` (the spectrum ``xk`` holds): the shortest pair-closed band prefix
-    holding ``preserve_energy``% of x's energy, and the rate it reaches."""
+    """Mask over ``indices`` (``energy``: x's spectral energy at each of them, summed over
+    the batch and channels): the shortest pair-closed band prefix holding
+    ``preserve_energy``% of x's energy, and the rate it reaches."""
     # Where each kept coefficient, or (direct transform) its conjugate twin, sits in xk.
     lookup = np.full(plan.num_coefficients, -1, np.int64)
     lookup[indices] = np.arange(indices.size)
     partner = bands.conjugate_partner(plan.fft_shape)[plan.kept]
     position = np.where(lookup[plan.kept] >= 0, lookup[plan.kept], lookup[partner])
     weights = bands.coefficient_weights(plan.fft_shape)[plan.kept]
-    energy = tf.reduce_sum(tf.math.real(xk) ** 2 + tf.math.imag(xk) ** 2, axis=[0, 1])
     energy = tf.gather(energy, position) * weights
     # Parseval: the two-sided spectrum of the zero-padded x holds L * sum(x^2).
     total = tf.reduce_sum(tf.square(x)) * float(math.prod(plan.fft_shape))
@@ -109,11 +134,22 @@ def apply_plan(x: tf.Tensor, kernel: tf.Tensor, plan: SpectralPlan,
     """
     indices = transforms.coefficients(plan)
     xk = transforms.forward(x, plan)
-    yk = spectral_mul(xk, kernel_spectrum(kernel, plan, indices), implementation=implementation,
-                      transpose_w=True)
+    planar = transforms.is_planar(plan)
+    if planar:
+        yk = spectral_mul_planar(xk, kernel_spectrum_planar(kernel, plan), implementation,
+                                 transforms.band_columns(plan))
+    else:
+        yk = spectral_mul(xk, kernel_spectrum(kernel, plan, indices),
+                          implementation=implementation, transpose_w=True)
     rate = tf.constant(plan.compress_rate_reached, tf.float32)
     if preserve_energy is not None:
-        mask, rate = _energy_mask(x, xk, plan, indices, preserve_energy)
+        if planar:  # (N, P, 2, Q, C): P x Q row-major, as ``indices``
+            energy = tf.reshape(tf.reduce_sum(tf.square(xk), axis=[0, 2, 4]), [-1])
+        else:
+            energy = tf.reduce_sum(tf.math.real(xk) ** 2 + tf.math.imag(xk) ** 2, axis=[0, 1])
+        mask, rate = _energy_mask(x, energy, plan, indices, preserve_energy)
+        if planar:
+            mask = tf.reshape(mask, [1, xk.shape[1], 1, xk.shape[3], 1])
         yk = yk * tf.cast(mask, yk.dtype)
     return transforms.inverse(yk, plan), rate
 

@@ -164,7 +164,8 @@ class _SpectralConv(keras.layers.Layer):
         the kernel's direct DFT at the K coefficients the transform computes, 4
         flops per (tap, input channel, output channel, coefficient) (two real
         multiply-adds); and 8 real flops (4 mul + 4 add) per complex
-        multiply-accumulate of the product over those coefficients. Padding,
+        multiply-accumulate of the product over the coefficients it computes
+        (those K; for the separable transform the band within its box). Padding,
         transposes, gathers and the bias are not counted; with
         ``preserve_energy`` the static band is counted (an upper bound).
         """
@@ -178,7 +179,7 @@ class _SpectralConv(keras.layers.Layer):
         forward, inverse = transform_flops(plan)
         coefficients = transforms.coefficients(plan).size
         kernel_dft = 4 * math.prod(self.kernel_size) * channels * self.filters * coefficients
-        products = 8 * batch * channels * self.filters * coefficients
+        products = 8 * batch * channels * self.filters * transforms.product_coefficients(plan)
         transform = batch * (channels * forward + self.filters * inverse)
         return int(round(transform + kernel_dft + products))
 

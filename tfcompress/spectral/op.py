@@ -18,8 +18,10 @@ import functools
 import os
 import pathlib
 import threading
+from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -175,6 +177,94 @@ def _spectral_mul_grad(op: tf.Operation, grad: tf.Tensor) -> tuple[tf.Tensor, tf
     a_rows_r = _Operand(a, not transpose_a, same_conj)
     grad_b = (_product(a_rows_r, g_rows_j) if transpose_b else _product(g_rows_j, a_rows_r))
     return grad_a, grad_b
+
+
+def _complex_of_planes(t: tf.Tensor, axis: int) -> tf.Tensor:
+    """Complex64 view (a copy) of a planar spectrum with its re/im planes on ``axis``."""
+    real, imag = tf.unstack(t, 2, axis=axis)
+    return tf.complex(real, imag)
+
+
+def _planes_of_complex(z: tf.Tensor, axis: int) -> tf.Tensor:
+    """The planar float32 spectrum of complex ``z``, re/im planes on ``axis``."""
+    return tf.stack([tf.math.real(z), tf.math.imag(z)], axis)
+
+
+def _band_mask(columns: Sequence[int], rows: int, width: int) -> np.ndarray:
+    """(P, 1, Q) float32 mask of the band: 1 at q < columns[p]; all ones for empty columns."""
+    columns = np.full(rows, width) if len(columns) == 0 else np.asarray(columns)
+    return (np.arange(width)[None, None, :] < columns[:, None, None]).astype(np.float32)
+
+
+def spectral_mul_planar_reference(a: tf.Tensor, b: tf.Tensor, columns: Sequence[int] = (),
+                                  mode: str = "forward") -> tf.Tensor:
+    """Pure-TensorFlow reference of the SpectralMulPlanar op (a complex tf.einsum, masked to
+    the band ``columns``); ``mode`` as the op's: forward (x, w), grad_x (dy, w), grad_w (x, dy)."""
+    mask = _band_mask(columns, a.shape[1], a.shape[3])
+    a = _complex_of_planes(a, 2)
+    if mode == "grad_w":
+        out = tf.einsum("npqc,npqf->pqcf", a, tf.math.conj(_complex_of_planes(b, 2)))
+        return _planes_of_complex(out, 1) * mask[..., None, None]
+    b = _complex_of_planes(b, 1)
+    if mode == "forward":
+        out = tf.einsum("npqc,pqcf->npqf", a, tf.math.conj(b))
+    else:
+        out = tf.einsum("npqf,pqcf->npqc", a, b)
+    return _planes_of_complex(out, 2) * mask[..., None]
+
+
+def spectral_mul_planar(x: tf.Tensor, w: tf.Tensor, implementation: str = "auto",
+                        columns: Sequence[int] = ()) -> tf.Tensor:
+    """The spectral product on planar channels-last spectra: x[N, P, 2, Q, C] (float32, real
+    and imaginary planes on axis 2, P x Q coefficients) times conj(w[P, 2, Q, C, F]) summed
+    over C -> y[N, P, 2, Q, F]. The layout in which GEMMs on an NHWC input write a separable
+    DFT (``transforms``), so the layer needs no NHWC/NCHW transpose. ``columns`` (P static
+    counts, or empty for the whole box) restricts it to the band q < columns[p], zero
+    elsewhere.
+    ``implementation`` as for ``spectral_mul``; gradients are the op's other modes over the
+    same band (or autodiff of the reference).
+    """
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+    x = tf.convert_to_tensor(x)
+    w = tf.convert_to_tensor(w)
+    for name, t, layout in (("x", x, "[N, P, 2, Q, C]"), ("w", w, "[P, 2, Q, C, F]")):
+        if t.dtype != tf.float32 or t.shape.rank != 5:
+            raise ValueError(f"spectral_mul_planar: {name} must be a float32 {layout} planar "
+                             f"spectrum, got {t.dtype.name} of shape {t.shape}")
+    if not x.shape[1:].is_compatible_with([w.shape[0], 2, w.shape[2], w.shape[3]]):
+        raise ValueError(f"spectral_mul_planar: x [N, P, 2, Q, C] and w [P, 2, Q, C, F] must "
+                         f"agree on P, Q and C, got x of shape {x.shape} and w of shape "
+                         f"{w.shape}")
+    if x.shape[1] is not None and len(columns) not in (0, x.shape[1]):
+        raise ValueError(f"spectral_mul_planar: columns must be empty or hold one count per row "
+                         f"P = {x.shape[1]}, got {len(columns)}")
+    if implementation == "tf" or (implementation == "auto" and not op_loaded()):
+        return spectral_mul_planar_reference(x, w, columns)
+    return _require_library("spectral_mul_planar(implementation='op')").spectral_mul_planar(
+        x, w, np.asarray(columns, np.int32).reshape(-1), mode="forward")
+
+
+@tf.RegisterGradient("SpectralMulPlanar")
+def _spectral_mul_planar_grad(op: tf.Operation,
+                              grad: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, None]:
+    """Gradients of each SpectralMulPlanar mode as calls of the others over the same band (per
+    coefficient, TF's complex convention, as for ``_spectral_mul_grad``): forward y = x conj(w)
+    gives dx = grad_x(g, w), dw = grad_w(x, g); grad_x dx = dy w gives d(dy) = forward(g, w),
+    dw = grad_w(g, dy); grad_w dw = x^T conj(dy) gives dx = grad_x(dy, g),
+    d(dy) = forward(x, g)."""
+    a, b, columns = op.inputs
+    library = _require_library("SpectralMulPlanar")
+
+    def call(p, q, mode):
+        return library.spectral_mul_planar(p, q, columns, mode=mode)
+
+    mode = op.get_attr("mode").decode()
+    if mode == "forward":
+        return call(grad, b, "grad_x"), call(a, grad, "grad_w"), None
+    if mode == "grad_x":
+        return call(grad, b, "forward"), call(grad, a, "grad_w"), None
+    return call(b, grad, "grad_x"), call(a, grad, "forward"), None
 
 
 def spectral_mul_op(a: tf.Tensor, b: tf.Tensor, transpose_a: bool = False,

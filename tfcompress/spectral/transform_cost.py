@@ -12,15 +12,22 @@ through the forward and the inverse transform (2 per multiply-add):
   (Ny x Nx: the box of kept rows x columns).
 
 ``choose_transform`` adds what flops do not show, per slice, in flops of a
-large float32 GEMM: ``MOVE`` per element for each memory pass (the transposes of
-fft and separable, fft's gather and scatter of the whole spectrum) and a factor
-``FFT`` for TensorFlow's CPU FFT, which runs that many times slower per flop
-than its GEMMs. Both were fitted to forward + backward timings of the three
-transforms at the ResNet-18 CIFAR shapes and the 1-D benchmark on a 2-core AMD
-EPYC (AVX-512 and AVX2) with TensorFlow 2.21 and oneDNN. The choice is
+large float32 GEMM: ``MOVE`` per element for each memory pass (fft's transposes
+between channels-last and channels-first, and its gather and scatter of the
+whole spectrum) and a factor ``FFT`` for TensorFlow's CPU FFT, which runs that
+many times slower per flop than its GEMMs. Both were fitted to forward +
+backward timings of the three transforms at the ResNet-18 CIFAR shapes and the
+1-D benchmark on a 2-core AMD EPYC (AVX-512 and AVX2) with TensorFlow 2.21 and
+oneDNN. Direct and separable make no such pass: both work channels-last and
+write the planar spectrum that ``spectral_mul_planar`` multiplies over the band
+only, so their products cost about the same. A separable flop weighs
+``SEPARABLE`` direct flops: its two stages are GEMMs of thin, batched matrices
+that each read and write a box-sized tensor, against one GEMM per direction
+(fitted to the same timings, with the planar product). The choice is
 deterministic (no timing at build), so a model traces the same graph everywhere.
-With 3x3 'same' kernels it picks direct up to 8x8 inputs (and 16x16 from r = 0.5
-on), separable above, and fft for long 1-D signals (length 1024, kernel 64).
+With 3x3 'same' kernels it picks separable at 32x32 and at 16x16 up to r = 0.5,
+direct at 16x16 from r = 0.75 on and at 8x8 and 4x4, and fft for long 1-D
+signals (length 1024, kernel 64).
 """
 from __future__ import annotations
 
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
 
 MOVE = 350.0
 FFT = 4.0
+SEPARABLE = 3.5
 
 
 def transform_flops(plan: SpectralPlan) -> tuple[float, float]:
@@ -54,11 +62,11 @@ def transform_flops(plan: SpectralPlan) -> tuple[float, float]:
 def _cost(plan: SpectralPlan) -> float:
     """Modelled cost of one channel slice, forward and inverse, in GEMM flops (module doc)."""
     flops = sum(transform_flops(plan))
+    if plan.transform != "fft":
+        return SEPARABLE * flops if plan.transform == "separable" else flops
     moves = math.prod(plan.input_shape) + math.prod(plan.output_shape)  # the two transposes
-    if plan.transform == "fft":
-        spectrum = math.prod(plan.fft_shape[:-1]) * (plan.fft_shape[-1] // 2 + 1)
-        return FFT * flops + MOVE * (moves + 2 * plan.kept.size + 2 * spectrum)
-    return flops + (MOVE * moves if plan.transform == "separable" else 0.0)
+    spectrum = math.prod(plan.fft_shape[:-1]) * (plan.fft_shape[-1] // 2 + 1)
+    return FFT * flops + MOVE * (moves + 2 * plan.kept.size + 2 * spectrum)
 
 
 def transform_costs(plan: SpectralPlan) -> dict[str, float]:

@@ -6,33 +6,36 @@ the product's spectrum back to the cropped, strided output (the irfft read at
 the output positions only). They differ in what they cost:
 
 - ``fft``: transpose to channels-first, ``rfft``/``rfft2d`` of the whole padded
-  grid, gather of the kept coefficients; back: scatter into a zero spectrum,
-  ``irfft``, crop and stride, transpose. Cost ~ L log L per channel slice,
-  whatever the band: the choice for long 1-D signals.
-- ``direct``: one GEMM per direction against a (positions x kept coefficients)
-  cos/sin table, channels-last, no transpose: the input ``(N, P, C)`` times the
-  table with ``transpose_a`` gives ``(N, C, K)``, the layout of ``spectral_mul``;
-  the inverse is ``table @ y^T``, giving ``(N, P_out, F)``. Of each conjugate
-  pair (fy, -fy) in the fx = 0 and Nyquist columns only one member is computed
-  and the inverse counts it twice. Cost P x K per slice: the choice for small grids.
+  grid, gather of the kept coefficients into a complex (N, C, K) spectrum for
+  ``spectral_mul``; back: scatter into a zero spectrum, ``irfft``, crop and
+  stride, transpose. Cost ~ L log L per channel slice, whatever the band: the
+  choice for long 1-D signals.
+- ``direct``: one GEMM per direction against a (kept coefficients x positions)
+  cos/sin table, channels-last, no transpose: the table, rows (k, re/im), times
+  every image's (P, C) gives the planar spectrum (N, K, 2, 1, C); the inverse
+  table, columns (k, re/im), times every image's (2K, F) gives (N, P_out, F).
+  Of each conjugate pair (fy, -fy) in the fx = 0 and Nyquist columns only one
+  member is computed and the inverse counts it twice. Cost P x K per slice: the
+  choice for small grids.
 - ``separable`` (2-D): a real DFT along the width to the kept columns
-  ``fx < Nx`` (one GEMM on the channels-first input), then a complex DFT along
-  the height to the kept rows only (a GEMM per channel slice contracting
-  (row, re/im) jointly, so no re/im recombination pass). The product runs over
-  the box of kept rows x kept columns, with the kernel's spectrum zero outside
-  the band (so the function is the band's, with no gather or scatter); the
+  ``fx < Nx`` ((2Nx, W) times every (W, C) row of the channels-last input), then
+  a complex DFT along the height to the kept rows only (per image, (2Ny, 2H)
+  times (2H, Nx C), contracting (row, re/im) jointly), which writes the planar
+  spectrum (N, Ny, 2, Nx, C). The product runs over the band within that box
+  of kept rows x kept columns (``band_columns``), the rest is zero; the
   inverse reads the kept rows at the output rows, then the columns at the
-  output columns. Cost ~ (H + W) x band per slice: the choice for larger grids.
+  output columns, ending channels-last. Cost ~ (H + W) x band per slice: the
+  choice for larger grids.
 
-The direct and separable GEMMs write (re, im) pairs, interleaved like
-complex64, which ``as_complex`` views as complex without a copy (and the
-inverse reads the product's complex output the same way), so no pass packs or
-unpacks complex numbers. Every table is built in the graph from the small
-integer frequency and position vectors (exact integer phases modulo the
-period), so SavedModels carry no large constants; TensorFlow's constant
-folding evaluates them once. Gradients are TensorFlow's autodiff through these
-matmuls, i.e. those of the band-limited function; the tables are constants, so
-what backward keeps from the transforms is nothing but the band (or the box).
+Direct and separable write the planar channels-last spectrum that
+``spectral_mul_planar`` reads, re and im in two planes, so no pass transposes
+between NHWC and a channels-first spectrum or packs complex numbers. Every
+table is built in the graph from the small integer frequency and position
+vectors (exact integer phases modulo the period), so SavedModels carry no
+large constants; TensorFlow's constant folding evaluates them once. Gradients
+are TensorFlow's autodiff through these matmuls, i.e. those of the
+band-limited function; the tables are constants, so what backward keeps from
+the transforms is nothing but the band (or the box).
 """
 from __future__ import annotations
 
@@ -85,12 +88,6 @@ def as_complex(pairs: tf.Tensor) -> tf.Tensor:
     return tf.bitcast(pairs, tf.complex64), lambda grad: tf.bitcast(grad, tf.float32)
 
 
-@tf.custom_gradient
-def _as_pairs(z: tf.Tensor) -> tf.Tensor:
-    """Complex64 (...) viewed as float32 (..., 2) (re, im) pairs; the inverse of ``as_complex``."""
-    return tf.bitcast(z, tf.float32), lambda grad: tf.bitcast(grad, tf.complex64)
-
-
 def _inverse_weights(frequencies: np.ndarray, length: int) -> np.ndarray:
     """irfft weight of each last-axis frequency: 1 at DC and Nyquist, 2 elsewhere (float32)."""
     frequencies = np.asarray(frequencies)
@@ -100,13 +97,13 @@ def _inverse_weights(frequencies: np.ndarray, length: int) -> np.ndarray:
 def coefficients(plan: SpectralPlan) -> np.ndarray:
     """Flattened rfft indices of the spectrum ``plan.transform`` computes, in its order: the
     kept set for fft; for direct, the kept set less the second member of every conjugate
-    pair (see ``_direct_weights``); the box of kept columns x rows (column-major) for separable."""
+    pair (see ``_direct_weights``); the box of kept rows x columns (row-major) for separable."""
     if plan.transform == "fft":
         return plan.kept
     if plan.transform == "direct":
         return plan.kept[bands.conjugate_partner(plan.fft_shape)[plan.kept] >= plan.kept]
     rows, width = separable_box(plan)
-    return (np.arange(width)[:, None] + rows[None] * (plan.fft_shape[1] // 2 + 1)).ravel()
+    return (rows[:, None] * (plan.fft_shape[1] // 2 + 1) + np.arange(width)[None]).ravel()
 
 
 def separable_box(plan: SpectralPlan) -> tuple[np.ndarray, int]:
@@ -115,15 +112,52 @@ def separable_box(plan: SpectralPlan) -> tuple[np.ndarray, int]:
     return np.unique(fy), int(fx.max()) + 1
 
 
+def is_planar(plan: SpectralPlan) -> bool:
+    """Whether ``plan``'s transform writes a planar channels-last spectrum (N, P, 2, Q, C)
+    for ``op.spectral_mul_planar`` (direct and separable) rather than a complex (N, C, K)
+    one for ``spectral_mul`` (fft)."""
+    return plan.transform != "fft"
+
+
+def planar_box(plan: SpectralPlan) -> tuple[int, int]:
+    """(P, Q) of a planar plan's spectrum: the separable box's rows x columns; K x 1 for the
+    direct DFT's list of coefficients."""
+    if plan.transform == "direct":
+        return coefficients(plan).size, 1
+    rows, columns = separable_box(plan)
+    return rows.size, columns
+
+
+def band_columns(plan: SpectralPlan) -> np.ndarray:
+    """Per row of a planar plan's spectrum (``planar_box``), how many leading columns hold
+    kept coefficients (int32): the band ``spectral_mul_planar`` computes. For the separable
+    box and its half-disk band it skips the box's corners (a quarter of the box at r = 0.5,
+    32x32); the direct DFT computes only band coefficients (one per row)."""
+    if plan.transform == "direct":
+        return np.ones(coefficients(plan).size, np.int32)
+    fy, fx = plan.kept_frequencies()
+    rows, _ = separable_box(plan)
+    last = np.zeros(rows.size, np.int32)
+    np.maximum.at(last, np.searchsorted(rows, fy), fx.astype(np.int32) + 1)
+    return last
+
+
+def product_coefficients(plan: SpectralPlan) -> int:
+    """How many coefficients the product computes: the band (``band_columns``) for a planar
+    plan, else every one of ``coefficients(plan)``."""
+    return int(band_columns(plan).sum()) if is_planar(plan) else coefficients(plan).size
+
+
 def forward(x: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
-    """Complex64 (N, C, K) spectrum of float32 ``x`` (N, *spatial, C) at ``coefficients(plan)``."""
+    """The spectrum of float32 ``x`` (N, *spatial, C) at ``coefficients(plan)``: complex64
+    (N, C, K), or float32 (N, P, 2, Q, C) for a planar plan (``is_planar``)."""
     return {"fft": _fft_forward, "direct": _direct_forward,
             "separable": _separable_forward}[plan.transform](x, plan)
 
 
 def inverse(yk: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
-    """Float32 (N, *plan.output_shape, F) from the complex (N, F, K) spectrum at
-    ``coefficients(plan)``."""
+    """Float32 (N, *plan.output_shape, F) from the spectrum at ``coefficients(plan)``:
+    complex (N, F, K), or planar (N, P, 2, Q, F) (``is_planar``)."""
     return {"fft": _fft_inverse, "direct": _direct_inverse,
             "separable": _separable_inverse}[plan.transform](yk, plan)
 
@@ -180,19 +214,23 @@ def _direct_weights(plan: SpectralPlan) -> np.ndarray:
 
 def _direct_forward(x: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
     cos, sin = _turn(_grid_cycles(plan, plan.input_shape, (1,) * len(plan.input_shape)))
-    flat = tf.reshape(x, [tf.shape(x)[0], cos.shape[0], x.shape[-1]])  # (N, P, C)
-    # X = sum_p x e^{-i theta}; transpose_a puts channels before frequencies, as spectral_mul reads.
-    pairs = tf.matmul(flat, _interleave(cos, -sin), transpose_a=True)  # (N, C, 2K)
-    return as_complex(tf.reshape(pairs, [tf.shape(x)[0], x.shape[-1], -1, 2]))
+    batch, positions, channels = tf.shape(x)[0], cos.shape[0], x.shape[-1]
+    # X = sum_p x e^{-i theta}: the (2K, P) table, rows (k, re/im), times every image's (P, C):
+    # the planar spectrum (N, K, 2, 1, C), channels-last like x.
+    table = tf.reshape(tf.stack([tf.transpose(cos), -tf.transpose(sin)], 1), [-1, positions])
+    pairs = tf.matmul(table, tf.reshape(x, [batch, positions, channels]))
+    return tf.reshape(pairs, [batch, cos.shape[1], 2, 1, channels])
 
 
 def _direct_inverse(yk: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
     cos, sin = _turn(_grid_cycles(plan, plan.output_shape, plan.strides))
     scale = _direct_weights(plan) / np.float32(math.prod(plan.fft_shape))
-    # y = sum_k w_k / L (re cos - im sin): the irfft at the output positions only.
-    pairs = tf.reshape(_as_pairs(yk), [tf.shape(yk)[0], yk.shape[1], -1])  # (N, F, 2K)
-    y = tf.matmul(_interleave(cos * scale, -sin * scale), pairs, transpose_b=True)  # (N, P_out, F)
-    return tf.reshape(y, [tf.shape(yk)[0], *plan.output_shape, yk.shape[1]])
+    batch, filters = tf.shape(yk)[0], yk.shape[-1]
+    # y = sum_k w_k / L (re cos - im sin): the irfft at the output positions only, the
+    # (P_out, 2K) table, columns (k, re/im), times every image's (2K, F).
+    table = _interleave(cos * scale, -sin * scale)
+    y = tf.matmul(table, tf.reshape(yk, [batch, -1, filters]))  # (N, P_out, F)
+    return tf.reshape(y, [batch, *plan.output_shape, filters])
 
 
 # ---------------------------------------------------------------- separable
@@ -200,30 +238,32 @@ def _separable_forward(x: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
     (height, width), (length_y, length_x) = plan.input_shape, plan.fft_shape
     rows, columns = separable_box(plan)
     batch, channels = tf.shape(x)[0], x.shape[-1]
-    # Real DFT along the width: (N C H, W) @ (W, [cos | -sin] of the kept columns), viewed
-    # per channel slice as (H re/im, Nx): rows ordered (h, re/im).
-    cos, sin = _turn(_cycles(np.arange(width), np.arange(columns), length_x))
-    a = tf.matmul(tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, width]), tf.concat([cos, -sin], 1))
-    a = tf.reshape(a, [-1, 2 * height, columns])
-    # Complex DFT along the height, contracting (h, re/im) at once and writing (ky, re/im)
-    # pairs: (Nx, 2H) @ (2H, 2Ny) per slice, the spectrum (N, C, Nx * Ny) in (kx, ky) order.
-    cos, sin = _turn(_cycles(np.arange(height), rows, length_y))
-    pairs = tf.matmul(a, _rotation(cos, sin), transpose_a=True)
-    return as_complex(tf.reshape(pairs, [batch, channels, -1, 2]))
+    # Real DFT along the width, channels-last: [cos; -sin] of the kept columns (2Nx, W) times
+    # every (W, C) row of x, giving (N H, 2Nx, C), rows ordered (re/im, kx).
+    cos, sin = _turn(_cycles(np.arange(columns), np.arange(width), length_x))
+    a = tf.matmul(tf.concat([cos, -sin], 0), tf.reshape(x, [-1, width, channels]))
+    # Complex DFT along the height to the kept rows, contracting (h, re/im) at once: per
+    # image (2Ny, 2H) @ (2H, Nx C), rows (ky, re/im): the planar spectrum (N, Ny, 2, Nx, C).
+    cos, sin = _turn(_cycles(rows, np.arange(height), length_y))
+    a = tf.reshape(a, [batch, 2 * height, columns * channels])
+    pairs = tf.matmul(_rotation(cos, -sin), a)
+    return tf.reshape(pairs, [batch, rows.size, 2, columns, channels])
 
 
 def _separable_inverse(yk: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
     (out_h, out_w), (step_h, step_w), (length_y, length_x) = (
         plan.output_shape, plan.strides, plan.fft_shape)
     rows, columns = separable_box(plan)
-    batch, filters = tf.shape(yk)[0], yk.shape[1]
-    # Inverse complex DFT along the height at the output rows: (2Ho, 2Ny) @ (2Ny, Nx) per
-    # slice, rows ordered (h, re/im), so the width step contracts (re/im, kx) at once.
+    batch, filters = tf.shape(yk)[0], yk.shape[-1]
+    # Inverse complex DFT along the height at the output rows: per image (2Ho, 2Ny) @
+    # (2Ny, Nx F), rows (h, re/im), so the width step contracts (re/im, kx) at once.
     cos, sin = _turn(_cycles(np.arange(out_h) * step_h, rows, length_y))
-    pairs = tf.reshape(_as_pairs(yk), [-1, columns, 2 * rows.size])
-    b = tf.matmul(_rotation(cos / length_y, sin / length_y), pairs, transpose_b=True)
-    # Inverse real DFT along the width at the output columns: (N F Ho, [re | im]) @ table.
-    cos, sin = _turn(_cycles(np.arange(columns), np.arange(out_w) * step_w, length_x))
-    scale = _inverse_weights(np.arange(columns), length_x)[:, None] / length_x
-    y = tf.matmul(tf.reshape(b, [-1, 2 * columns]), tf.concat([cos * scale, -sin * scale], 0))
-    return tf.transpose(tf.reshape(y, [batch, filters, out_h, out_w]), [0, 2, 3, 1])
+    b = tf.matmul(_rotation(cos / length_y, sin / length_y),
+                  tf.reshape(yk, [batch, 2 * rows.size, columns * filters]))
+    # Inverse real DFT along the width at the output columns: (Wo, 2Nx) @ every (2Nx, F)
+    # row, giving the channels-last output.
+    cos, sin = _turn(_cycles(np.arange(out_w) * step_w, np.arange(columns), length_x))
+    scale = _inverse_weights(np.arange(columns), length_x)[None] / length_x
+    y = tf.matmul(tf.concat([cos * scale, -sin * scale], 1),
+                  tf.reshape(b, [-1, 2 * columns, filters]))
+    return tf.reshape(y, [batch, out_h, out_w, filters])

@@ -11,7 +11,10 @@
 //     cublasCgemmStridedBatched and cublasCgemm3mStridedBatched computing the
 //     same K products from K-major copies ([K][N][C], [K][F][C]: cuBLAS needs
 //     unit stride inside each matrix, which the op's K-innermost layout has
-//     not; the copies are made once and not timed).
+//     not; the copies are made once and not timed);
+//  3. runs the checks of spectral_mul_planar_checks.h (SpectralMulPlanar,
+//     every mode, whole box and band) and times its three modes at the same
+//     layers' r = 0.5 boxes and bands, as the layer calls them.
 // Every launch, timed ones included, has its return code checked. Prints
 // GFLOP/s (8*N*C*F*K flops per product) and ours / cuBLAS; exits non-zero
 // when a check fails.
@@ -29,6 +32,7 @@
 #include <vector>
 
 #include "spectral_mul_checks.h"
+#include "spectral_mul_planar_checks.h"
 
 using spectral_check::CountNonFinite;
 using spectral_check::DeviceArray;
@@ -37,6 +41,10 @@ using spectral_check::RandomComplex;
 using spectral_check::RelativeError;
 using spectral_check::RunAndCompare;
 using spectral_check::RunAttributeChecks;
+using spectral_check::RunPlanarChecks;
+using tensorflow::functor::PlanarGemm;
+using tensorflow::functor::PlanarMode;
+using tensorflow::functor::spectral_gpu::LaunchSpectralMulPlanar;
 using spectral_check::cfloat;
 using tensorflow::functor::SpectralMulDims;
 using tensorflow::functor::spectral_gpu::LaunchSpectralMul;
@@ -171,6 +179,52 @@ bool BenchForward(cublasHandle_t handle, const Shape& s, int num_sms,
   return ok;
 }
 
+// Times SpectralMulPlanar's three modes at batch n on a p x q box with C = F
+// = channels, over a band that tapers from q columns in the first row to
+// about 1 in the last (like the layer's half disk); prints GFLOP/s over the
+// band (8*N*C*F flops per kept coefficient).
+void BenchPlanar(int64_t n, int64_t p, int64_t q, int64_t channels,
+                 int repeats) {
+  std::vector<int32_t> columns(p);
+  int64_t kept = 0;
+  for (int64_t x = 0; x < p; ++x) {  // a half-disk-like taper from q to 1
+    columns[x] = static_cast<int32_t>(std::max<int64_t>(1, q - x * q / p));
+    kept += columns[x];
+  }
+  int32_t* device_columns = nullptr;
+  CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_columns),
+                        p * sizeof(int32_t)));
+  CUDA_CHECK(cudaMemcpy(device_columns, columns.data(), p * sizeof(int32_t),
+                        cudaMemcpyHostToDevice));
+  const size_t x_pairs = n * p * q * channels, w_pairs = p * q * channels * channels;
+  DeviceArray x(RandomComplex(x_pairs, 7)), w(RandomComplex(w_pairs, 8)),
+      y(x_pairs), dw(w_pairs);
+  const auto floats = [](const DeviceArray& d) {
+    return reinterpret_cast<float*>(d.ptr);
+  };
+  const double gflop = 8.0 * n * channels * channels * kept * 1e-9;
+  std::printf("%4ld %3ldx%-3ld %4ld %5ld |", static_cast<long>(n),
+              static_cast<long>(p), static_cast<long>(q),
+              static_cast<long>(channels), static_cast<long>(kept));
+  for (const PlanarMode mode :
+       {PlanarMode::kForward, PlanarMode::kGradX, PlanarMode::kGradW}) {
+    const PlanarGemm g =
+        PlanarGemm::For(mode, n, p, q, channels, channels, device_columns);
+    // forward (x, w) -> y; grad_x (y as dy, w) -> x; grad_w (x, y as dy) -> dw.
+    const float* a = floats(mode == PlanarMode::kGradX ? y : x);
+    const float* b = floats(mode == PlanarMode::kGradW ? y : w);
+    float* out = floats(mode == PlanarMode::kForward ? y
+                        : mode == PlanarMode::kGradX ? x
+                                                     : dw);
+    const float ms = MedianMs(
+        [&] { return LaunchSpectralMulPlanar(g, a, b, out, nullptr); },
+        repeats);
+    std::printf(" %8.1f", gflop / ms * 1e3);
+  }
+  std::printf("\n");
+  CUDA_CHECK(cudaFree(device_columns));
+}
+
 long FlagValue(int argc, char** argv, const char* name, long fallback) {
   const std::string prefix = std::string("--") + name + "=";
   for (int x = 1; x < argc; ++x) {
@@ -218,6 +272,20 @@ int main(int argc, char** argv) {
     }
   }
   CUBLAS_CHECK(cublasDestroy(handle));
+
+  std::printf("\n");
+  ok = RunPlanarChecks(37, 4, 3, 35, 45) == 0 && ok;
+  std::printf(
+      "\nSpectralMulPlanar at the r = 0.5 boxes of ResNet-18 CIFAR layers "
+      "(GFLOP/s over the band)\n"
+      "   N   box    C  band |  forward   grad_x   grad_w\n");
+  // The separable boxes of the default grid at r = 0.5 (see
+  // transforms.separable_box): 27x14, 13x7, 7x4, 5x3.
+  const int64_t boxes[][3] = {{27, 14, 64}, {13, 7, 128}, {7, 4, 256},
+                              {5, 3, 512}};
+  for (const auto& box : boxes) {
+    BenchPlanar(batch, box[0], box[1], box[2], repeats);
+  }
   std::printf("%s\n", ok ? "all checks passed" : "SOME CHECKS FAILED");
   return ok ? 0 : 1;
 }

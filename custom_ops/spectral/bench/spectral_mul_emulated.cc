@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "spectral_mul_checks.h"
+#include "spectral_mul_planar_checks.h"
 
 namespace {
 
@@ -16,6 +17,7 @@ using spectral_check::Outcome;
 using spectral_check::RandomComplex;
 using spectral_check::RunAndCompare;
 using spectral_check::RunAttributeChecks;
+using spectral_check::RunPlanarChecks;
 using tensorflow::functor::SpectralMulDims;
 using tensorflow::functor::spectral_gpu::GridBlocks;
 using tensorflow::functor::spectral_gpu::kMaxSplits;
@@ -67,6 +69,9 @@ int main() {
   // two lanes' widths, R = 9 (not a multiple of RB; 3 splits of 4, 4, 1).
   int failures = RunAttributeChecks({33, 35, 9, 13, 64, {1, 3}});
   failures += CheckPlans();
+  // SpectralMulPlanar: I, J > 32 (two blocks and an edge), R not a multiple
+  // of the staging depth, in every mode.
+  failures += RunPlanarChecks(37, 4, 3, 35, 45);
 
   // The 4x4 layer (C = F = 512, K = 15) at batch 4 with the 132-SM plan.
   const SpectralMulDims d = ResNetForward(4, 4);

@@ -1,6 +1,8 @@
 // SpectralMul OpKernel and its CPU functor (see spectral_mul.h for the
 // product, spectral_mul_cpu_tile.h for the vectorised register tile and
-// spectral_mul_cpu.h / spectral_mul_cpu_small_k.h for its two paths).
+// spectral_mul_cpu.h / spectral_mul_cpu_small_k.h for its two paths), and the
+// per-instruction-set entry points of both CPU kernels, SpectralMulPlanar's
+// too (spectral_mul_cpu_isa.h).
 #define EIGEN_USE_THREADS
 // The vector helpers of spectral_mul_cpu_tile.h return AVX vectors from
 // functions compiled for the baseline ISA, which GCC flags (-Wpsabi) as an
@@ -16,7 +18,9 @@
 
 #include "spectral_mul.h"
 #include "spectral_mul_cpu.h"
+#include "spectral_mul_cpu_isa.h"
 #include "spectral_mul_cpu_small_k.h"
+#include "spectral_mul_planar_cpu.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
@@ -29,16 +33,14 @@ typedef Eigen::GpuDevice GPUDevice;
 namespace functor {
 namespace spectral_cpu {
 
-typedef void (*UnitsFn)(const Plan&, int64_t, int64_t);
-typedef void (*GroupedFn)(const Plan&, const Layout&, const float*, int64_t,
-                          int64_t);
-
 // One entry point per instruction set and path: the same templates,
 // compiled for the widest vectors the CPU has (chosen at run time, so the
 // library stays portable and needs no -march flag). Tiles: W floats x TI x
 // TJ, sized so that the 2*TI*TJ accumulators stay in registers (32 zmm / 16
 // ymm / 16 xmm). Grouped<C>: the small-K path with row groups of C k.
-#define TFC_ISA_ENTRIES(NAME, TARGET, W, TI, TJ)                         \
+// Planar: SpectralMulPlanar's tiles of PI rows x PJ vectors (2*PI*PJ
+// accumulators, 2*PJ vectors of b and two broadcasts).
+#define TFC_ISA_ENTRIES(NAME, TARGET, W, TI, TJ, PI, PJ)                         \
   TARGET void Units##NAME(const Plan& g, int64_t begin, int64_t end) {    \
     RunUnits<W, TI, TJ>(g, begin, end);                                   \
   }                                                                       \
@@ -47,26 +49,18 @@ typedef void (*GroupedFn)(const Plan&, const Layout&, const float*, int64_t,
                             const float* packed, int64_t begin,           \
                             int64_t end) {                                \
     RunGroupedUnits<W, C, TI, TJ>(g, lay, packed, begin, end);            \
+  }                                                                       \
+  TARGET void Planar##NAME(const PlanarCall& c, int64_t begin,            \
+                           int64_t end) {                                 \
+    RunPlanarUnits<W, PI, PJ>(c, begin, end);                             \
   }
 #if defined(__x86_64__)
 TFC_ISA_ENTRIES(Avx512, __attribute__((target("avx512f,avx512vl,fma"))), 16,
-                4, 3)
-TFC_ISA_ENTRIES(Avx2, __attribute__((target("avx2,fma"))), 8, 2, 3)
+                4, 3, 4, 2)
+TFC_ISA_ENTRIES(Avx2, __attribute__((target("avx2,fma"))), 8, 2, 3, 2, 2)
 #endif  // __x86_64__
-TFC_ISA_ENTRIES(128, , 4, 2, 3)
+TFC_ISA_ENTRIES(128, , 4, 2, 3, 2, 2)
 #undef TFC_ISA_ENTRIES
-
-// An instruction set: vectors of `lanes` complex values and i tiles of `ti`
-// vectors; `units` runs the whole-vector path, grouped[n - 1] the small-K path
-// with row groups of C = lanes >> n k (G = 2^n groups per vector; null
-// where C < 1).
-struct Isa {
-  const char* name;
-  int64_t lanes, ti;
-  bool (*supported)();
-  UnitsFn units;
-  GroupedFn grouped[3];
-};
 
 bool Always() { return true; }
 #if defined(__x86_64__)
@@ -83,25 +77,23 @@ bool HasAvx2() {
 constexpr Isa kIsas[] = {
 #if defined(__x86_64__)
     {"avx512", 8, 4, HasAvx512, UnitsAvx512,
-     {GroupedAvx512<4>, GroupedAvx512<2>, GroupedAvx512<1>}},
+     {GroupedAvx512<4>, GroupedAvx512<2>, GroupedAvx512<1>}, PlanarAvx512},
     {"avx2", 4, 2, HasAvx2, UnitsAvx2,
-     {GroupedAvx2<2>, GroupedAvx2<1>, nullptr}},
+     {GroupedAvx2<2>, GroupedAvx2<1>, nullptr}, PlanarAvx2},
 #endif  // __x86_64__
-    {"baseline", 2, 2, Always, Units128, {Grouped128<1>, nullptr, nullptr}},
+    {"baseline", 2, 2, Always, Units128, {Grouped128<1>, nullptr, nullptr},
+     Planar128},
 };
 constexpr const Isa* kIsasEnd = kIsas + sizeof(kIsas) / sizeof(kIsas[0]);
 
-constexpr char kMaxIsaVariable[] = "TFCOMPRESS_MAX_CPU_ISA";
-constexpr char kBadMaxIsa[] =
+const char kMaxIsaVariable[] = "TFCOMPRESS_MAX_CPU_ISA";
+const char kBadMaxIsa[] =
     "TFCOMPRESS_MAX_CPU_ISA must name an instruction set of this build: "
 #if defined(__x86_64__)
     "avx512, avx2 or "
 #endif  // __x86_64__
     "baseline";
 
-// The widest instruction set the CPU supports, at most the one
-// $TFCOMPRESS_MAX_CPU_ISA names (to test or compare the narrower ones on a
-// wider CPU, like oneDNN's ONEDNN_MAX_CPU_ISA); null for an unknown name.
 const Isa* PickIsa() {
   const char* name = std::getenv(kMaxIsaVariable);
   const Isa* isa = kIsas;

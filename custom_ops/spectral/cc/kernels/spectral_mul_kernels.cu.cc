@@ -1,11 +1,14 @@
-// GPU functor of SpectralMul: launches the shared CUDA kernel of
-// spectral_mul_gpu.cu.h on the op's stream.
+// GPU functors of SpectralMul and SpectralMulPlanar: launch the shared CUDA
+// kernels of spectral_mul_gpu.cu.h and spectral_mul_planar_gpu.cu.h on the
+// op's stream.
 #if GOOGLE_CUDA
 
 #define EIGEN_USE_GPU
 
 #include "spectral_mul.h"
 #include "spectral_mul_gpu.cu.h"
+#include "spectral_mul_planar.h"
+#include "spectral_mul_planar_gpu.cu.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 
 namespace tensorflow {
@@ -37,6 +40,15 @@ const char* SpectralMulFunctor<GPUDevice>::operator()(
       reinterpret_cast<const float2*>(b), reinterpret_cast<float2*>(out),
       workspace, device.stream());
   if (workspace != nullptr) device.deallocate(workspace);
+  return error == cudaSuccess ? nullptr : cudaGetErrorString(error);
+}
+
+template <>
+const char* SpectralMulPlanarFunctor<GPUDevice>::operator()(
+    const GPUDevice& device, const PlanarGemm& g, const float* a,
+    const float* b, float* out) {
+  const cudaError_t error =
+      spectral_gpu::LaunchSpectralMulPlanar(g, a, b, out, device.stream());
   return error == cudaSuccess ? nullptr : cudaGetErrorString(error);
 }
 

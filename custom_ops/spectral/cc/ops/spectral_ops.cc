@@ -52,6 +52,34 @@ absl::Status SpectralMulShape(InferenceContext* c) {
   return absl::OkStatus();
 }
 
+// SpectralMulPlanar: a is [N, P, 2, Q, channels]; the output is
+// [N, P, 2, Q, F] (forward), [N, P, 2, Q, C] (grad_x, from b = w) or
+// [P, 2, Q, C, F] (grad_w, from b = dy). The kernel checks b's whole shape.
+absl::Status SpectralMulPlanarShape(InferenceContext* c) {
+  ShapeHandle a, b;
+  if (!c->WithRank(c->input(0), 5, &a).ok() ||
+      !c->WithRank(c->input(1), 5, &b).ok()) {
+    return errors::InvalidArgument(
+        "SpectralMulPlanar expects rank-5 planar spectra, got a of shape ",
+        c->DebugString(c->input(0)), " and b of shape ",
+        c->DebugString(c->input(1)));
+  }
+  std::string mode;
+  TF_RETURN_IF_ERROR(c->GetAttr("mode", &mode));
+  const DimensionHandle two = c->MakeDim(2);
+  if (mode == "forward") {
+    c->set_output(0, c->MakeShape({c->Dim(a, 0), c->Dim(a, 1), two,
+                                   c->Dim(a, 3), c->Dim(b, 4)}));
+  } else if (mode == "grad_x") {
+    c->set_output(0, c->MakeShape({c->Dim(a, 0), c->Dim(a, 1), two,
+                                   c->Dim(a, 3), c->Dim(b, 3)}));
+  } else {
+    c->set_output(0, c->MakeShape({c->Dim(a, 1), two, c->Dim(a, 3),
+                                   c->Dim(a, 4), c->Dim(b, 4)}));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 REGISTER_OP("SpectralMul")
@@ -71,6 +99,26 @@ a[i, r, k] (a[r, i, k] if transpose_a), conjugated if conj_a, and opB(j, r, k)
 is b[j, r, k] (b[r, j, k] if transpose_b), conjugated if conj_b. With the
 default attributes this is spectral_mul: x[N, C, K] . conj(w[F, C, K]) summed
 over C gives [N, F, K]; its gradients are the same op with other attributes.
+)doc");
+
+REGISTER_OP("SpectralMulPlanar")
+    .Input("a: float")
+    .Input("b: float")
+    .Input("columns: int32")
+    .Output("product: float")
+    .Attr("mode: {'forward', 'grad_x', 'grad_w'} = 'forward'")
+    .SetShapeFn(SpectralMulPlanarShape)
+    .Doc(R"doc(
+The spectral product on channels-last spectra with (re, im) in two planes.
+
+x[N, P, 2, Q, C] holds x(n, k, c) = x[n, p, 0, q, c] + i x[n, p, 1, q, c] at
+the P x Q coefficients k = (p, q); w[P, 2, Q, C, F] likewise. Modes:
+forward (a = x, b = w): y[n, k, f] = sum_c x[n, k, c] conj(w[k, c, f]);
+grad_x (a = dy, b = w): dx[n, k, c] = sum_f dy[n, k, f] w[k, c, f];
+grad_w (a = x, b = dy): dw[k, c, f] = sum_n x[n, k, c] conj(dy[n, k, f]).
+columns: empty, or [P] counts: then only the coefficients q < columns[p] are
+computed and every mode writes zeros at the others (the band).
+The gradients of every mode are calls of the others over the same band.
 )doc");
 
 REGISTER_OP("SpectralMulCpuIsa")

@@ -1,0 +1,138 @@
+// Correctness checks of the SpectralMulPlanar CUDA kernel
+// (cc/kernels/spectral_mul_planar_gpu.cu.h) against a double-precision CPU
+// reference, through the CUDA runtime API only: run on a GPU by
+// spectral_mul_bench.cu and on the CPU by spectral_mul_emulated.cc. Each
+// case pre-fills the output with NaN (an unwritten element is caught) and
+// runs every mode on sizes that give several blocks along i and j and a
+// reduction that is not a multiple of the kernel's staging depth.
+#ifndef TFCOMPRESS_SPECTRAL_MUL_PLANAR_CHECKS_H_
+#define TFCOMPRESS_SPECTRAL_MUL_PLANAR_CHECKS_H_
+
+#include <cstdio>
+#include <vector>
+
+#include "../cc/kernels/spectral_mul_planar_gpu.cu.h"
+#include "spectral_mul_checks.h"
+
+namespace spectral_check {
+
+using tensorflow::functor::PlanarGemm;
+using tensorflow::functor::PlanarMode;
+using tensorflow::functor::PlanarStrides;
+using tensorflow::functor::spectral_gpu::LaunchSpectralMulPlanar;
+
+// Element (row, col) of a planar operand at coefficient offset `at`.
+inline std::complex<double> PlanarAt(const float* m, const PlanarStrides& s,
+                                     int64_t at, int64_t row, int64_t col) {
+  const float* e = m + at + row * s.row + col * s.col;
+  return {e[0], e[s.plane]};
+}
+
+// Max |got - reference| / max |reference| over every output of g (zero
+// outside g's band).
+inline double PlanarRelativeError(const PlanarGemm& g, const float* a,
+                                  const float* b, const float* got) {
+  double err = 0.0, scale = 1e-30;
+  for (int64_t p = 0; p < g.p; ++p) {
+    for (int64_t q = 0; q < g.q; ++q) {
+      for (int64_t i = 0; i < g.i; ++i) {
+        for (int64_t j = 0; j < g.j; ++j) {
+          std::complex<double> sum = 0.0;
+          for (int64_t r = 0; g.InBand(p, q) && r < g.r; ++r) {
+            const auto y = PlanarAt(b, g.b, p * g.b.p + q * g.b.q, r, j);
+            sum += PlanarAt(a, g.a, p * g.a.p + q * g.a.q, i, r) *
+                   (g.conj_b ? std::conj(y) : y);
+          }
+          const auto o = PlanarAt(got, g.out, p * g.out.p + q * g.out.q, i, j);
+          err = std::max(err, std::abs(o - sum));
+          scale = std::max(scale, std::abs(sum));
+        }
+      }
+    }
+  }
+  return err / scale;
+}
+
+// Floats of a [d0, d1, d2, d3, d4] planar operand, held as complex pairs.
+inline size_t PlanarPairs(int64_t n, int64_t p, int64_t q, int64_t l) {
+  return static_cast<size_t>(n * p * q * l);
+}
+
+// One mode at batch n, p x q coefficients, c channels, f filters, over the
+// band `columns` (empty: the whole box); prints a line and returns whether
+// it passed.
+inline bool CheckPlanarMode(PlanarMode mode, const char* name, int64_t n,
+                            int64_t p, int64_t q, int64_t c, int64_t f,
+                            const std::vector<int32_t>& columns) {
+  int32_t* device_columns = nullptr;
+  if (!columns.empty()) {
+    CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_columns),
+                          columns.size() * sizeof(int32_t)));
+    CUDA_CHECK(cudaMemcpy(device_columns, columns.data(),
+                          columns.size() * sizeof(int32_t),
+                          cudaMemcpyHostToDevice));
+  }
+  PlanarGemm g = PlanarGemm::For(mode, n, p, q, c, f, device_columns);
+  const size_t x = PlanarPairs(n, p, q, c), y = PlanarPairs(n, p, q, f),
+               w = PlanarPairs(1, p, q, c * f);
+  const size_t a_size = mode == PlanarMode::kGradX ? y : x;
+  const size_t b_size = mode == PlanarMode::kGradW ? y : w;
+  const size_t out_size = mode == PlanarMode::kForward ? y
+                          : mode == PlanarMode::kGradX ? x
+                                                       : w;
+  const auto a = RandomComplex(a_size, 11), b = RandomComplex(b_size, 12);
+  DeviceArray da(a), db(b), out(out_size);
+  out.FillNaN();
+  const auto floats = [](const DeviceArray& d) {
+    return reinterpret_cast<float*>(d.ptr);
+  };
+  CUDA_CHECK(LaunchSpectralMulPlanar(g, floats(da), floats(db), floats(out),
+                                     nullptr));
+  CUDA_CHECK(cudaDeviceSynchronize());
+  const auto got = out.ToHost();
+  if (device_columns != nullptr) CUDA_CHECK(cudaFree(device_columns));
+  g.columns = columns.empty() ? nullptr : columns.data();  // for the reference
+  const int64_t non_finite = CountNonFinite(got);
+  const double error =
+      non_finite ? NAN
+                 : PlanarRelativeError(
+                       g, reinterpret_cast<const float*>(a.data()),
+                       reinterpret_cast<const float*>(b.data()),
+                       reinterpret_cast<const float*>(got.data()));
+  const bool ok = non_finite == 0 && error < kTolerance;
+  std::printf("  %-7s N=%ld P=%ld Q=%ld C=%ld F=%ld %-6s unwritten %ld  "
+              "err %.1e%s\n", name, static_cast<long>(n), static_cast<long>(p),
+              static_cast<long>(q), static_cast<long>(c), static_cast<long>(f),
+              columns.empty() ? "box" : "band", static_cast<long>(non_finite),
+              error, ok ? "" : "  FAIL");
+  return ok;
+}
+
+// Every mode at (n, p, q, c, f) on the whole box and on a band that skips
+// some coefficients of every row but the first (q must be >= 2), plus an
+// empty reduction (grad_w at N = 0: zeros); returns the number of failures.
+inline int RunPlanarChecks(int64_t n, int64_t p, int64_t q, int64_t c,
+                           int64_t f) {
+  std::printf("planar (channels-last) checks (NaN-filled outputs; max "
+              "relative error)\n");
+  std::vector<int32_t> band(p);
+  for (int64_t x = 0; x < p; ++x) {
+    band[x] = static_cast<int32_t>(std::max<int64_t>(q - x, 0));
+  }
+  int failures = 0;
+  for (const auto& columns : {std::vector<int32_t>(), band}) {
+    failures += !CheckPlanarMode(PlanarMode::kForward, "forward", n, p, q, c,
+                                 f, columns);
+    failures += !CheckPlanarMode(PlanarMode::kGradX, "grad_x", n, p, q, c, f,
+                                 columns);
+    failures += !CheckPlanarMode(PlanarMode::kGradW, "grad_w", n, p, q, c, f,
+                                 columns);
+  }
+  failures += !CheckPlanarMode(PlanarMode::kGradW, "grad_w", 0, p, q, c, f,
+                               band);
+  return failures;
+}
+
+}  // namespace spectral_check
+
+#endif  // TFCOMPRESS_SPECTRAL_MUL_PLANAR_CHECKS_H_
