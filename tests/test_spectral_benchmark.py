@@ -34,13 +34,15 @@ def test_quick_spectral_suite_writes_csv(tmp_path):
     assert list(rows[0])[:9] == ["case", "shape", "variant", "compress_rate", "seconds", "repeats",
                                  "device", "cpu_model", "isa"]
     cases = {row["case"] for row in rows}
-    assert cases == {"op_vs_tf", "mac_vs_rate", "conv1d_long", "conv2d_3x3", "training_step",
-                     "training_memory", "fcn_training_step"}
+    assert cases == {"op_vs_tf", "mac_vs_rate", "planar_op_vs_tf", "planar_mac_vs_rate",
+                     "conv1d_long", "conv2d_3x3", "training_step", "training_memory",
+                     "fcn_training_step"}
     assert all(float(row["seconds"]) > 0 for row in rows if row["case"] != "training_memory")
     assert all(row["cpu_model"] and "cpu=" in row["isa"] for row in rows)
     # (b) times the kept K: 0.5 and 0.75 of the coefficients fewer than r = 0.
-    ks = [int(row["shape"].split("x")[-1]) for row in rows if row["case"] == "mac_vs_rate"][:3]
-    assert ks[0] > ks[1] > ks[2]
+    for case in ("mac_vs_rate", "planar_mac_vs_rate"):
+        ks = [int(row["shape"].split("x")[-1]) for row in rows if row["case"] == case][:3]
+        assert ks[0] > ks[1] > ks[2]
     # (g): one process per variant, each with memory of its own above its idle state.
     memory = [row for row in rows if row["case"] == "training_memory"]
     assert len({row["pid"] for row in memory}) == 4
@@ -49,7 +51,9 @@ def test_quick_spectral_suite_writes_csv(tmp_path):
     ratios = read_csv(tmp_path / "spectral_ratios.csv")
     assert list(ratios[0]) == ["ratio", "value", "target", "cpu_model", "isa"]
     names = " ".join(r["ratio"] for r in ratios)
-    for label in ("(c) SpectralConv1D", "(d) SpectralConv2D", "(e) SpectralConv2D",
+    for label in ("(a) spectral_mul fwd", "(a) spectral_mul_planar fwd", "(b) spectral_mul[",
+                  "(b) spectral_mul_planar[", "(c) SpectralConv1D", "(d) SpectralConv2D",
+                  "(e) SpectralConv2D",
                   "(f) ResNet-18 training step", "(g) ResNet-18 training step",
                   "(h) FCN training step"):
         assert label in names and label in result.stdout

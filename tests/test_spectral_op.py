@@ -302,12 +302,15 @@ def test_library_search_order(monkeypatch):
     assert paths[2].endswith("bazel-bin/custom_ops/spectral/spectral_ops.so")
 
 
-def test_benchmark_rows():
-    rows = benchmark_op([(2, 3, 4, 5)], repeats=1)
+@pytest.mark.parametrize("product", ["spectral_mul", "spectral_mul_planar"])
+def test_benchmark_rows(product):
+    rows = benchmark_op([(2, 3, 4, 5)], repeats=1, product=product)
     implementations = ["tf", "op"] if spectral_op.op_loaded() else ["tf"]
     assert [r["implementation"] for r in rows] == implementations
     assert all(r["shape"] == "2x3x4x5" and r["seconds"] > 0 for r in rows)
     assert rows[0]["ratio"] == 1.0
+    with pytest.raises(ValueError, match="product must be one of"):
+        benchmark_op([(2, 3, 4, 5)], repeats=1, product="planar")
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         benchmark_op([(2, 3, 4, 5)], repeats=0)
     with pytest.raises(ValueError, match=r"\(N, C, F, K\)"):

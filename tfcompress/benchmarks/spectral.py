@@ -1,13 +1,17 @@
-"""Spectral suite: spectral_mul op vs tf.einsum, MAC time vs rate, spectral vs spatial layers,
+"""Spectral suite: the products' ops vs tf.einsum, MAC time vs rate, spectral vs spatial layers,
 a ResNet-18 training step's time and memory vs rate.
 
 Measured in one process, forward + backward throughout (the cost of a
 training step), on whatever device TensorFlow picks:
 
-(a) ``op_vs_tf``: spectral_mul, compiled op vs the ``tf.einsum`` path, at the
-    shapes of ResNet-18's 3x3 convolutions on CIFAR (batch 32, all K kept).
-(b) ``mac_vs_rate``: spectral_mul time at the K kept for r = 0.5 and 0.75
-    against r = 0 (the "auto" implementation), the three timed in turn.
+(a) ``op_vs_tf`` / ``planar_op_vs_tf``: spectral_mul (complex spectra, the fft
+    transform's) and spectral_mul_planar (planar channels-last spectra, what
+    the direct and separable transforms of 2-D layers use), compiled op vs the
+    ``tf.einsum`` path, at the shapes of ResNet-18's 3x3 convolutions on CIFAR
+    (batch 32, all K kept).
+(b) ``mac_vs_rate`` / ``planar_mac_vs_rate``: each product's time at the K
+    kept for r = 0.5 and 0.75 against r = 0 (the "auto" implementation), the
+    three timed in turn.
 (c) ``conv1d_long``: SpectralConv1D vs keras Conv1D for long kernels
     (length 1024, kernel 64, 64 -> 64 channels, batch 32), r = 0 and 0.5.
 (d) ``conv2d_3x3``: SpectralConv2D vs keras Conv2D, 3x3 'same' kernels at the
@@ -37,8 +41,8 @@ from tfcompress.benchmarks.spectral_training import (FULL_FCN, FULL_TRAINING, QU
                                                      QUICK_TRAINING, FcnSizes, TrainingSizes)
 from tfcompress.spectral.fft_conv import make_plan
 from tfcompress.spectral.layers import SpectralConv1D, SpectralConv2D
-from tfcompress.spectral.op import op_loaded, spectral_mul
-from tfcompress.spectral.op_benchmark import benchmark_op, op_step
+from tfcompress.spectral.op import op_loaded
+from tfcompress.spectral.op_benchmark import PRODUCTS, benchmark_op, op_step
 
 # (spatial size, channels) of ResNet-18's 3x3 convolutions in its four CIFAR stages.
 RESNET18_CIFAR = ((32, 64), (16, 128), (8, 256), (4, 512))
@@ -46,6 +50,10 @@ RATE_TARGETS = {0.5: "<= 0.6", 0.75: "<= 0.35"}  # (b): the product alone
 LAYER_RATE_TARGETS = {0.5: "<= 0.65", 0.75: "<= 0.45"}  # (e): the whole layer
 VS_SPATIAL_TARGET = ">= 1.0 (floor 0.7)"  # (d), (f) and (h) at r = 0.5
 MEMORY_TARGET = "<= 0.7"  # (g) at r = 0.5
+# CSV case names of (a) and (b) per product.
+_CASES = {"spectral_mul": {"op_vs_tf": "op_vs_tf", "mac_vs_rate": "mac_vs_rate"},
+          "spectral_mul_planar": {"op_vs_tf": "planar_op_vs_tf",
+                                  "mac_vs_rate": "planar_mac_vs_rate"}}
 # A training step takes seconds on a small CPU: (f) times at most this many repeats.
 TRAINING_REPEATS = 5
 # An FCN step takes tens of milliseconds: (h) times at least this many repeats.
@@ -85,33 +93,37 @@ def _row(case: str, shape: str, variant: str, rate: float, repeats: int, **measu
 
 
 def op_vs_tf(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
-    """(a) spectral_mul forward+backward: compiled op vs tf.einsum."""
+    """(a) spectral_mul and spectral_mul_planar forward+backward: compiled op vs tf.einsum."""
     shapes = [(sizes.batch, c, c, kept_coefficients(s, 3, 0.0)) for s, c in sizes.resnet_layers]
     if not op_loaded():
         result.notes.append("(a) the compiled op library is not loaded: only tf.einsum timed; "
                             "build it (make build) to compare")
-    for row in benchmark_op(shapes, repeats):
-        result.rows.append(_row("op_vs_tf", row["shape"], row["implementation"], 0.0, repeats,
-                                seconds=row["seconds"]))
-        if row["implementation"] == "op":
-            result.add_ratio(f"(a) spectral_mul fwd+bwd, op speed-up over tf.einsum, "
-                             f"NxCxFxK={row['shape']}", row["ratio"], ">= 1.5 on CPU")
+    for product in PRODUCTS:
+        for row in benchmark_op(shapes, repeats, product):
+            result.rows.append(_row(_CASES[product]["op_vs_tf"], row["shape"],
+                                    row["implementation"], 0.0, repeats, seconds=row["seconds"]))
+            if row["implementation"] == "op":
+                result.add_ratio(f"(a) {product} fwd+bwd, op speed-up over tf.einsum, "
+                                 f"NxCxFxK={row['shape']}", row["ratio"], ">= 1.5 on CPU")
 
 
 def mac_vs_rate(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
-    """(b) spectral_mul forward+backward time at the K kept for each rate, against r = 0."""
+    """(b) spectral_mul and spectral_mul_planar forward+backward time at the K kept for each
+    rate, against r = 0."""
     implementation = _auto_implementation()
     rates = (0.0, *RATE_TARGETS)
-    for size, channels in sizes.resnet_layers:
-        shapes = [(sizes.batch, channels, channels, kept_coefficients(size, 3, r)) for r in rates]
-        seconds = time_alternately({rate: op_step(shape, implementation)
-                                    for rate, shape in zip(rates, shapes)}, repeats)
-        for rate, shape in zip(rates, shapes):
-            result.rows.append(_row("mac_vs_rate", "x".join(map(str, shape)), implementation,
-                                    rate, repeats, seconds=seconds[rate]))
-        for rate, target in RATE_TARGETS.items():
-            result.add_ratio(f"(b) spectral_mul[{implementation}] fwd+bwd time, r={rate} / r=0, "
-                             f"{size}x{size}x{channels}", seconds[rate] / seconds[0.0], target)
+    for product in PRODUCTS:
+        for size, channels in sizes.resnet_layers:
+            shapes = [(sizes.batch, channels, channels, kept_coefficients(size, 3, r))
+                      for r in rates]
+            seconds = time_alternately({rate: op_step(shape, implementation, product)
+                                        for rate, shape in zip(rates, shapes)}, repeats)
+            for rate, shape in zip(rates, shapes):
+                result.rows.append(_row(_CASES[product]["mac_vs_rate"], "x".join(map(str, shape)),
+                                        implementation, rate, repeats, seconds=seconds[rate]))
+            for rate, target in RATE_TARGETS.items():
+                result.add_ratio(f"(b) {product}[{implementation}] fwd+bwd time, r={rate} / r=0, "
+                                 f"{size}x{size}x{channels}", seconds[rate] / seconds[0.0], target)
 
 
 def _train_step(layer: keras.layers.Layer, x: np.ndarray):
