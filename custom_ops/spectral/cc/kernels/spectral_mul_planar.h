@@ -47,7 +47,8 @@ struct PlanarGemm {
   int64_t i, j, r, p, q;
   PlanarStrides a, b, out;
   bool conj_b;
-  // Coefficients computed per row p (see the band above); null: all q.
+  // Coefficients computed per row p (see the band above); null: all q. In
+  // the memory of the device that runs the kernel.
   const int32_t* columns = nullptr;
 
   bool InBand(int64_t p_at, int64_t q_at) const {

@@ -127,8 +127,10 @@ class SpectralMulPlanarOp : public OpKernel {
 REGISTER_KERNEL_BUILDER(Name("SpectralMulPlanar").Device(DEVICE_CPU),
                         SpectralMulPlanarOp<CPUDevice>);
 #if GOOGLE_CUDA
-REGISTER_KERNEL_BUILDER(Name("SpectralMulPlanar").Device(DEVICE_GPU),
-                        SpectralMulPlanarOp<GPUDevice>);
+// columns stays in host memory: the GPU functor copies it for the kernel.
+REGISTER_KERNEL_BUILDER(
+    Name("SpectralMulPlanar").Device(DEVICE_GPU).HostMemory("columns"),
+    SpectralMulPlanarOp<GPUDevice>);
 #endif  // GOOGLE_CUDA
 
 }  // namespace tensorflow
