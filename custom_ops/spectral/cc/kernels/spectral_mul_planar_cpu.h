@@ -80,8 +80,10 @@ TFC_INLINE void PackPlanar(const PlanarCall& c, int64_t at, int64_t j0,
   const bool blocks = s.row == 1;
   const int64_t r_whole = blocks ? c.g.r / W * W : 0;
   const int64_t j_whole = blocks ? jn / W * W : 0;
-  for (int64_t r0 = 0; r0 < r_whole; r0 += W) {
-    for (int64_t j = 0; j < j_whole; j += W) {
+  // Blocks of W columns outermost: each column of b (a row of w) is then read
+  // front to back, W streams at a time, which the hardware prefetchers follow.
+  for (int64_t j = 0; j < j_whole; j += W) {
+    for (int64_t r0 = 0; r0 < r_whole; r0 += W) {
       for (int plane = 0; plane < 2; ++plane) {
         typename V::type v[W];
         const float* src = b + j * s.col + r0 + plane * s.plane;
