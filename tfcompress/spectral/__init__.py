@@ -1,4 +1,4 @@
-"""Band-limited spectral convolution: band masks, SpectralConv1D/2D, the spectral_mul op.
+"""Band-limited spectral convolution: band masks, SpectralConv1D/2D, the spectral_mul ops.
 
     spectral = tfcompress.spectral.convert(model, compress_rate=0.5)  # any Conv1D/Conv2D model
 """

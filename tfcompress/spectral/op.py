@@ -1,16 +1,22 @@
-"""The `spectral_mul` product: compiled custom op when loaded, pure TensorFlow otherwise.
+"""The spectral products: compiled custom ops when loaded, pure TensorFlow otherwise.
 
-y[n, f, k] = sum_c x[n, c, k] * conj(w[f, c, k])   (complex64)
+`spectral_mul`, on complex spectra (the fft transform's):
 
-The compiled op (custom_ops/spectral, built by `make build`) is one kernel,
-`SpectralMul`, with attributes that transpose or conjugate each operand:
+    y[n, f, k] = sum_c x[n, c, k] * conj(w[f, c, k])   (complex64)
+
+is one kernel, `SpectralMul`, with attributes that transpose or conjugate each
+operand:
 
     product[i, j, k] = sum_r opA(i, r, k) * opB(j, r, k)
 
 so that the forward product and both of its gradients are the same kernel
-reading its operands in place (no permuted copies). Its CPU kernel picks
-AVX-512, AVX2 or baseline vectors at run time (`cpu_isa()` says which). The
-library is searched for, in order, at $TFCOMPRESS_OP_LIBRARY,
+reading its operands in place (no permuted copies). `spectral_mul_planar` is
+the same product on planar channels-last spectra (float32 x[N, P, 2, Q, C],
+the direct and separable transforms'), the `SpectralMulPlanar` kernel in three
+modes (forward, grad_x, grad_w) over an optional band. Both CPU kernels pick
+AVX-512, AVX2 or baseline vectors at run time (`cpu_isa()` says which). Both
+are in one library (custom_ops/spectral, built by `make build`), searched for,
+in order, at $TFCOMPRESS_OP_LIBRARY,
 tfcompress/lib/_spectral_ops.so and
 <repo>/bazel-bin/custom_ops/spectral/spectral_ops.so, and loaded once.
 """

@@ -126,7 +126,8 @@ REGISTER_OP("SpectralMulCpuIsa")
     .SetIsStateful()  // reads $TFCOMPRESS_MAX_CPU_ISA: never constant-folded
     .SetShapeFn(shape_inference::ScalarShape)
     .Doc(R"doc(
-The instruction set SpectralMul's CPU kernel dispatches to: "avx512", "avx2"
+The instruction set the CPU kernels of SpectralMul and SpectralMulPlanar
+dispatch to: "avx512", "avx2"
 or "baseline", the widest this CPU supports, capped by the one named in
 $TFCOMPRESS_MAX_CPU_ISA when set (an unknown name is an InvalidArgument error).
 )doc");
