@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 import tfcompress.ops
+from spectral_op_checks import assert_close, compiled_op  # noqa: F401 (compiled_op: a fixture)
 from tfcompress.spectral import op as spectral_op
 from tfcompress.spectral.op_benchmark import benchmark_op
 
@@ -23,17 +24,6 @@ from tfcompress.spectral.op_benchmark import benchmark_op
 SHAPES = [(2, 3, 4, 5), (1, 1, 1, 1), (1, 7, 3, 9), (3, 5, 2, 17), (2, 4, 3, 2),
           (3, 2, 5, 3), (2, 3, 2, 8), (4, 70, 3, 37), (2, 3, 130, 12), (70, 3, 2, 7),
           (2, 0, 3, 5), (0, 3, 2, 5)]
-
-
-@pytest.fixture
-def compiled_op():
-    """Skips (or fails with TFCOMPRESS_REQUIRE_OP=1) when the op library is not loaded."""
-    if not spectral_op.op_loaded():
-        message = ("compiled spectral_mul op not built (searched "
-                   f"{[str(p) for p in spectral_op.library_candidates()]}); run `make build`")
-        if os.environ.get("TFCOMPRESS_REQUIRE_OP") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def random_complex(rng, *shape):
@@ -53,14 +43,6 @@ def einsum_product(a, b, transpose_a, transpose_b, conj_a, conj_b):
     b = tf.transpose(b, [1, 0, 2]) if transpose_b else b
     return tf.einsum("irk,jrk->ijk", tf.math.conj(a) if conj_a else a,
                      tf.math.conj(b) if conj_b else b)
-
-
-def assert_close(actual, expected, rtol=1e-5):
-    """Equal to float32 rounding: max error relative to the largest reference value."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape
-    error = np.abs(actual - expected).max(initial=0.0)
-    assert error <= rtol * np.abs(expected).max(initial=1e-30), error
 
 
 def gradients(fn, a, b, cotangent):

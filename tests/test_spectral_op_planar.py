@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from spectral_op_checks import assert_close, compiled_op  # noqa: F401 (compiled_op: a fixture)
 from tfcompress.spectral import op as spectral_op
 
 # (N, P, Q, C, F): odd sizes, N=1, channel counts past the CPU kernel's vector width with
@@ -15,16 +16,6 @@ from tfcompress.spectral import op as spectral_op
 # and reduction steps (64), and one empty batch.
 SHAPES = [(2, 3, 2, 5, 4), (1, 1, 1, 1, 1), (3, 2, 3, 7, 33), (2, 2, 2, 64, 64),
           (70, 2, 1, 3, 5), (2, 1, 2, 130, 96), (33, 2, 2, 48, 17), (0, 2, 2, 3, 4)]
-
-
-@pytest.fixture
-def compiled_op():
-    """Skips (or fails with TFCOMPRESS_REQUIRE_OP=1) when the op library is not loaded."""
-    if not spectral_op.op_loaded():
-        message = "compiled spectral op not built; run `make build`"
-        if __import__("os").environ.get("TFCOMPRESS_REQUIRE_OP") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def planar(rng, *shape, axis):
@@ -53,13 +44,6 @@ def numpy_modes(x, w, g, columns=()):
     dx = np.einsum("npqf,pqcf->npqc", gc, wc) * mask[..., None]
     dw = np.einsum("npqc,npqf->pqcf", xc, np.conj(gc)) * mask[..., None, None]
     return y, dx, dw
-
-
-def assert_close(actual, expected, rtol=1e-5):
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape
-    error = np.abs(actual - expected).max(initial=0.0)
-    assert error <= rtol * np.abs(expected).max(initial=1e-30), error
 
 
 def check_against_numpy(implementation, n, p, q, c, f, columns=(), seed=0):
