@@ -10,9 +10,9 @@ chose (FFT, direct DFT or separable DFT; ``transform_cost``); the kernel's
 spectrum is computed at those coefficients only, by a direct DFT (see
 ``kernel_spectrum``), and is zero at any coefficient outside the band. The two
 are multiplied with ``spectral_mul`` (``y = sum_c x * conj(w)``, a
-cross-correlation like ``tf.nn.conv2d``; for the separable DFT its planar,
-channels-last twin ``spectral_mul_planar``, so that no transpose is needed
-between NHWC and the spectrum) and ``transforms.inverse`` evaluates
+cross-correlation like ``tf.nn.conv2d``; for the direct and separable DFTs its
+planar, channels-last twin ``spectral_mul_planar``, so that no transpose is
+needed between NHWC and the spectrum) and ``transforms.inverse`` evaluates
 the inverse rfft at the cropped, strided output positions. With no coefficient
 dropped the result equals ``tf.nn.convolution``; otherwise it is that
 convolution with the dropped frequencies removed from its spectrum. Gradients
@@ -134,8 +134,7 @@ def apply_plan(x: tf.Tensor, kernel: tf.Tensor, plan: SpectralPlan,
     """
     indices = transforms.coefficients(plan)
     xk = transforms.forward(x, plan)
-    planar = transforms.is_planar(plan)
-    if planar:
+    if transforms.is_planar(plan):
         yk = spectral_mul_planar(xk, kernel_spectrum_planar(kernel, plan), implementation,
                                  transforms.band_columns(plan))
     else:
@@ -143,14 +142,9 @@ def apply_plan(x: tf.Tensor, kernel: tf.Tensor, plan: SpectralPlan,
                           implementation=implementation, transpose_w=True)
     rate = tf.constant(plan.compress_rate_reached, tf.float32)
     if preserve_energy is not None:
-        if planar:  # (N, P, 2, Q, C): P x Q row-major, as ``indices``
-            energy = tf.reshape(tf.reduce_sum(tf.square(xk), axis=[0, 2, 4]), [-1])
-        else:
-            energy = tf.reduce_sum(tf.math.real(xk) ** 2 + tf.math.imag(xk) ** 2, axis=[0, 1])
-        mask, rate = _energy_mask(x, energy, plan, indices, preserve_energy)
-        if planar:
-            mask = tf.reshape(mask, [1, xk.shape[1], 1, xk.shape[3], 1])
-        yk = yk * tf.cast(mask, yk.dtype)
+        mask, rate = _energy_mask(x, transforms.coefficient_energy(xk, plan), plan, indices,
+                                  preserve_energy)
+        yk = yk * tf.cast(transforms.per_coefficient(mask, plan), yk.dtype)
     return transforms.inverse(yk, plan), rate
 
 

@@ -148,6 +148,23 @@ def product_coefficients(plan: SpectralPlan) -> int:
     return int(band_columns(plan).sum()) if is_planar(plan) else coefficients(plan).size
 
 
+def coefficient_energy(xk: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
+    """(K,) energy |X|^2 of the spectrum ``xk`` (``forward``'s layout) at each of
+    ``coefficients(plan)``, summed over the batch and the channels."""
+    if is_planar(plan):  # (N, P, 2, Q, C): P x Q row-major, as coefficients(plan)
+        return tf.reshape(tf.reduce_sum(tf.square(xk), axis=[0, 2, 4]), [-1])
+    return tf.reduce_sum(tf.math.real(xk) ** 2 + tf.math.imag(xk) ** 2, axis=[0, 1])
+
+
+def per_coefficient(values: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
+    """(K,) ``values`` at ``coefficients(plan)``, shaped to broadcast against a spectrum of
+    ``forward``'s layout."""
+    if not is_planar(plan):
+        return values
+    rows, columns = planar_box(plan)
+    return tf.reshape(values, [1, rows, 1, columns, 1])
+
+
 def forward(x: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
     """The spectrum of float32 ``x`` (N, *spatial, C) at ``coefficients(plan)``: complex64
     (N, C, K), or float32 (N, P, 2, Q, C) for a planar plan (``is_planar``)."""
@@ -217,7 +234,7 @@ def _direct_forward(x: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
     batch, positions, channels = tf.shape(x)[0], cos.shape[0], x.shape[-1]
     # X = sum_p x e^{-i theta}: the (2K, P) table, rows (k, re/im), times every image's (P, C):
     # the planar spectrum (N, K, 2, 1, C), channels-last like x.
-    table = tf.reshape(tf.stack([tf.transpose(cos), -tf.transpose(sin)], 1), [-1, positions])
+    table = tf.transpose(_interleave(cos, -sin))
     pairs = tf.matmul(table, tf.reshape(x, [batch, positions, channels]))
     return tf.reshape(pairs, [batch, cos.shape[1], 2, 1, channels])
 
