@@ -248,7 +248,7 @@ def spectral_mul_planar(x: tf.Tensor, w: tf.Tensor, implementation: str = "auto"
     if implementation == "tf" or (implementation == "auto" and not op_loaded()):
         return spectral_mul_planar_reference(x, w, columns)
     return _require_library("spectral_mul_planar(implementation='op')").spectral_mul_planar(
-        x, w, np.asarray(columns, np.int32).reshape(-1), mode="forward")
+        x, w, np.asarray(columns, np.int64).reshape(-1), mode="forward")
 
 
 @tf.RegisterGradient("SpectralMulPlanar")

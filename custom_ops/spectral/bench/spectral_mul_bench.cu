@@ -185,16 +185,16 @@ bool BenchForward(cublasHandle_t handle, const Shape& s, int num_sms,
 // band (8*N*C*F flops per kept coefficient).
 void BenchPlanar(int64_t n, int64_t p, int64_t q, int64_t channels,
                  int repeats) {
-  std::vector<int32_t> columns(p);
+  std::vector<int64_t> columns(p);
   int64_t kept = 0;
   for (int64_t x = 0; x < p; ++x) {  // a half-disk-like taper from q to 1
-    columns[x] = static_cast<int32_t>(std::max<int64_t>(1, q - x * q / p));
+    columns[x] = std::max<int64_t>(1, q - x * q / p);
     kept += columns[x];
   }
-  int32_t* device_columns = nullptr;
+  int64_t* device_columns = nullptr;
   CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_columns),
-                        p * sizeof(int32_t)));
-  CUDA_CHECK(cudaMemcpy(device_columns, columns.data(), p * sizeof(int32_t),
+                        p * sizeof(int64_t)));
+  CUDA_CHECK(cudaMemcpy(device_columns, columns.data(), p * sizeof(int64_t),
                         cudaMemcpyHostToDevice));
   const size_t x_pairs = n * p * q * channels, w_pairs = p * q * channels * channels;
   DeviceArray x(RandomComplex(x_pairs, 7)), w(RandomComplex(w_pairs, 8)),

@@ -63,13 +63,13 @@ inline size_t PlanarPairs(int64_t n, int64_t p, int64_t q, int64_t l) {
 // it passed.
 inline bool CheckPlanarMode(PlanarMode mode, const char* name, int64_t n,
                             int64_t p, int64_t q, int64_t c, int64_t f,
-                            const std::vector<int32_t>& columns) {
-  int32_t* device_columns = nullptr;
+                            const std::vector<int64_t>& columns) {
+  int64_t* device_columns = nullptr;
   if (!columns.empty()) {
     CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_columns),
-                          columns.size() * sizeof(int32_t)));
+                          columns.size() * sizeof(int64_t)));
     CUDA_CHECK(cudaMemcpy(device_columns, columns.data(),
-                          columns.size() * sizeof(int32_t),
+                          columns.size() * sizeof(int64_t),
                           cudaMemcpyHostToDevice));
   }
   PlanarGemm g = PlanarGemm::For(mode, n, p, q, c, f, device_columns);
@@ -115,12 +115,12 @@ inline int RunPlanarChecks(int64_t n, int64_t p, int64_t q, int64_t c,
                            int64_t f) {
   std::printf("planar (channels-last) checks (NaN-filled outputs; max "
               "relative error)\n");
-  std::vector<int32_t> band(p);
+  std::vector<int64_t> band(p);
   for (int64_t x = 0; x < p; ++x) {
-    band[x] = static_cast<int32_t>(std::max<int64_t>(q - x, 0));
+    band[x] = std::max<int64_t>(q - x, 0);
   }
   int failures = 0;
-  for (const auto& columns : {std::vector<int32_t>(), band}) {
+  for (const auto& columns : {std::vector<int64_t>(), band}) {
     failures += !CheckPlanarMode(PlanarMode::kForward, "forward", n, p, q, c,
                                  f, columns);
     failures += !CheckPlanarMode(PlanarMode::kGradX, "grad_x", n, p, q, c, f,

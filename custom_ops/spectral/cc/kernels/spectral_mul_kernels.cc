@@ -40,7 +40,7 @@ namespace spectral_cpu {
 // ymm / 16 xmm). Grouped<C>: the small-K path with row groups of C k.
 // Planar: SpectralMulPlanar's tiles of PI rows x PJ vectors (2*PI*PJ
 // accumulators, 2*PJ vectors of b and two broadcasts).
-#define TFC_ISA_ENTRIES(NAME, TARGET, W, TI, TJ, PI, PJ)                         \
+#define TFC_ISA_ENTRIES(NAME, TARGET, W, TI, TJ, PI, PJ)                  \
   TARGET void Units##NAME(const Plan& g, int64_t begin, int64_t end) {    \
     RunUnits<W, TI, TJ>(g, begin, end);                                   \
   }                                                                       \

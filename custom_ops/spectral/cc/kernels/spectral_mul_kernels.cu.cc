@@ -43,26 +43,14 @@ const char* SpectralMulFunctor<GPUDevice>::operator()(
   return error == cudaSuccess ? nullptr : cudaGetErrorString(error);
 }
 
+// The band's columns (int64) are an input in GPU memory, read by the kernel
+// in place.
 template <>
-// The band's columns arrive in host memory (the kernel is registered with
-// HostMemory("columns")); they are copied to a device buffer from TensorFlow's
-// allocator on the op's stream (a copy from pageable memory is staged before
-// cudaMemcpyAsync returns), and the buffer's free is ordered on that stream.
 const char* SpectralMulPlanarFunctor<GPUDevice>::operator()(
     const GPUDevice& device, const PlanarGemm& g, const float* a,
     const float* b, float* out) {
-  PlanarGemm on_device = g;
-  int32_t* columns = nullptr;
-  if (g.columns != nullptr) {
-    const size_t bytes = g.p * sizeof(int32_t);
-    columns = static_cast<int32_t*>(device.allocate(bytes));
-    if (columns == nullptr) return "out of GPU memory for the band";
-    device.memcpyHostToDevice(columns, g.columns, bytes);
-    on_device.columns = columns;
-  }
-  const cudaError_t error = spectral_gpu::LaunchSpectralMulPlanar(
-      on_device, a, b, out, device.stream());
-  if (columns != nullptr) device.deallocate(columns);
+  const cudaError_t error =
+      spectral_gpu::LaunchSpectralMulPlanar(g, a, b, out, device.stream());
   return error == cudaSuccess ? nullptr : cudaGetErrorString(error);
 }
 

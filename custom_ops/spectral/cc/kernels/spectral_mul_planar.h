@@ -48,8 +48,9 @@ struct PlanarGemm {
   PlanarStrides a, b, out;
   bool conj_b;
   // Coefficients computed per row p (see the band above); null: all q. In
-  // the memory of the device that runs the kernel.
-  const int32_t* columns = nullptr;
+  // the memory of the device that runs the kernel (int64, which TensorFlow
+  // keeps in GPU memory for a GPU kernel, unlike int32).
+  const int64_t* columns = nullptr;
 
   bool InBand(int64_t p_at, int64_t q_at) const {
     return columns == nullptr || q_at < columns[p_at];
@@ -73,7 +74,7 @@ struct PlanarGemm {
   // The product of `mode` for batch n, coefficients p x q, c input channels
   // and f filters, over the band `columns` (null: the whole box).
   static PlanarGemm For(PlanarMode mode, int64_t n, int64_t p, int64_t q,
-                        int64_t c, int64_t f, const int32_t* columns) {
+                        int64_t c, int64_t f, const int64_t* columns) {
     const PlanarStrides x = Batch(p, q, c), y = Batch(p, q, f),
                         w = Coefficient(q, c, f);
     switch (mode) {

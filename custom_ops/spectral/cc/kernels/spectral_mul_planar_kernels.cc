@@ -112,7 +112,7 @@ class SpectralMulPlanarOp : public OpKernel {
         context->eigen_device<Device>(),
         functor::PlanarGemm::For(
             mode_, n, p, q, c, f,
-            columns.NumElements() ? columns.flat<int32>().data() : nullptr),
+            columns.NumElements() ? columns.flat<int64_t>().data() : nullptr),
         a.flat<float>().data(),
         b.flat<float>().data(), out->flat<float>().data());
     OP_REQUIRES(context, error == nullptr,
@@ -127,10 +127,8 @@ class SpectralMulPlanarOp : public OpKernel {
 REGISTER_KERNEL_BUILDER(Name("SpectralMulPlanar").Device(DEVICE_CPU),
                         SpectralMulPlanarOp<CPUDevice>);
 #if GOOGLE_CUDA
-// columns stays in host memory: the GPU functor copies it for the kernel.
-REGISTER_KERNEL_BUILDER(
-    Name("SpectralMulPlanar").Device(DEVICE_GPU).HostMemory("columns"),
-    SpectralMulPlanarOp<GPUDevice>);
+REGISTER_KERNEL_BUILDER(Name("SpectralMulPlanar").Device(DEVICE_GPU),
+                        SpectralMulPlanarOp<GPUDevice>);
 #endif  // GOOGLE_CUDA
 
 }  // namespace tensorflow

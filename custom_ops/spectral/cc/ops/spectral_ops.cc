@@ -104,7 +104,7 @@ over C gives [N, F, K]; its gradients are the same op with other attributes.
 REGISTER_OP("SpectralMulPlanar")
     .Input("a: float")
     .Input("b: float")
-    .Input("columns: int32")
+    .Input("columns: int64")
     .Output("product: float")
     .Attr("mode: {'forward', 'grad_x', 'grad_w'} = 'forward'")
     .SetShapeFn(SpectralMulPlanarShape)
