@@ -18,8 +18,9 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("suite", ["spectral"],
                   "Comma-separated suites: " + ", ".join(sorted(benchmarks.SUITES)))
 flags.DEFINE_string("out_dir", "bench/results", "Directory for <suite>.csv and <suite>_ratios.csv.")
-flags.DEFINE_integer("repeats", 5, "Timed repeats per measurement (the median is kept).",
-                     lower_bound=1)
+flags.DEFINE_integer("repeats", 5, "Timed repeats per measurement (the median is kept); a "
+                     "suite may time steps of milliseconds more often and steps of seconds less "
+                     "(each CSV row records its count).", lower_bound=1)
 flags.DEFINE_string("data_dir", benchmarks.DATA_DIR, "Folder of the real data sets that the mnist_* and ucr_* "
                     "suites read (mnist/ and ucr/, as tools/get_data.sh writes them).")
 flags.DEFINE_bool("quick", False, "Tiny sizes and the given repeats: a smoke run for tests.")

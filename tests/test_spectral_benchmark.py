@@ -39,6 +39,9 @@ def test_quick_spectral_suite_writes_csv(tmp_path):
                      "fcn_training_step"}
     assert all(float(row["seconds"]) > 0 for row in rows if row["case"] != "training_memory")
     assert all(row["cpu_model"] and "cpu=" in row["isa"] for row in rows)
+    # Steps of milliseconds are timed at least SHORT_REPEATS times, training steps as asked.
+    assert {(row["case"], int(row["repeats"])) for row in rows} == {
+        (case, 1 if case.startswith("training_") else spectral.SHORT_REPEATS) for case in cases}
     # (b) times the kept K: 0.5 and 0.75 of the coefficients fewer than r = 0.
     for case in ("mac_vs_rate", "planar_mac_vs_rate"):
         ks = [int(row["shape"].split("x")[-1]) for row in rows if row["case"] == case][:3]
@@ -126,7 +129,7 @@ def test_fcn_case_times_conv1d_and_each_rate_of_the_papers_1d_model():
     rows = [row for row in result.rows if row["case"] == "fcn_training_step"]
     assert {(row["variant"].split("[")[0], row["compress_rate"]) for row in rows} == {
         ("Conv1D", 0.0), ("SpectralConv1D", 0.0), ("SpectralConv1D", 0.5), ("SpectralConv1D", 0.75)}
-    assert all(row["seconds"] > 0 and row["repeats"] == spectral.FCN_REPEATS for row in rows)
+    assert all(row["seconds"] > 0 and row["repeats"] == 1 for row in rows)
     (h,) = [r for r in result.ratios if r["ratio"].startswith("(h)") and "r=0.5," in r["ratio"]]
     assert h["target"] == spectral.VS_SPATIAL_TARGET
 
@@ -147,12 +150,16 @@ def test_plot_resource_and_memory_fraction(tmp_path):
     memory = {rate: {"peak_tensor_mib": mib, "peak_rss_mib": 2 * mib}
               for rate, mib in {None: 10.0, 0.0: 40.0, 0.5: 20.0, 0.75: 10.0}.items()}
     assert spectral_training.memory_fraction(memory, 0.5, "peak_tensor_mib") == 0.5
+    # The spectral layers add 30 MiB above Conv2D's 10 at r=0, 10 at r=0.5, nothing at 0.75.
+    assert spectral_training.spectral_part_fraction(memory, 0.5, "peak_tensor_mib") == 1 / 3
+    assert spectral_training.spectral_part_fraction(memory, 0.75, "peak_tensor_mib") == 0.0
     path = tmp_path / "figure.png"
     spectral_training.plot_resource(seconds, memory, str(path))
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     memory[0.0]["peak_tensor_mib"] = 0.0  # no allocator statistics
     assert math.isnan(spectral_training.memory_fraction(memory, 0.5, "peak_tensor_mib"))
+    assert math.isnan(spectral_training.spectral_part_fraction(memory, 0.5, "peak_tensor_mib"))
 
 
 def test_every_csv_records_the_machine(tmp_path, monkeypatch):

@@ -21,7 +21,8 @@ training step), on whatever device TensorFlow picks:
 (f) ``training_time``: a ResNet-18 CIFAR training step (batch 128), spectral at
     r = 0, 0.5 and 0.75 vs Conv2D, timed in turn (see spectral_training).
 (g) ``training_memory``: that step's peak memory at each rate and with Conv2D,
-    each in its own process (see spectral_training for the method).
+    each in its own process (see spectral_training for the method); also the
+    part the spectral layers add above the Conv2D network's, against r = 0's.
 (h) ``fcn_training_time``: the paper's 1-D model, an FCN training step on
     UCR-sized series (length 150, kernels 8/5/3, batch 16), spectral at r = 0,
     0.5 and 0.75 vs Conv1D, timed in turn.
@@ -56,8 +57,10 @@ _CASES = {"spectral_mul": {"op_vs_tf": "op_vs_tf", "mac_vs_rate": "mac_vs_rate"}
                                   "mac_vs_rate": "planar_mac_vs_rate"}}
 # A training step takes seconds on a small CPU: (f) times at most this many repeats.
 TRAINING_REPEATS = 5
-# An FCN step takes tens of milliseconds: (h) times at least this many repeats.
-FCN_REPEATS = 20
+# (a)-(e) and (h) time steps of milliseconds to tens of milliseconds: at least this many
+# repeats each, so that their medians hold still on a noisy machine (over three runs here, one
+# layer's r=0.5 / r=0 ratio spread over up to 0.07 with 5 repeats, 0.04 with 20).
+SHORT_REPEATS = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,7 +227,6 @@ def training_time(sizes: Sizes, repeats: int, result: SuiteResult) -> dict[float
 
 def fcn_training_time(sizes: Sizes, repeats: int, result: SuiteResult) -> None:
     """(h) An FCN training step on UCR-sized series: SpectralConv1D at each rate vs Conv1D."""
-    repeats = max(repeats, FCN_REPEATS)
     fcn = sizes.fcn
     shape = f"N={fcn.batch} T={fcn.length} kernels=8-5-3 classes={fcn.classes}"
     seconds = spectral_training.fcn_step_time(fcn, repeats)
@@ -250,6 +252,10 @@ def training_memory(sizes: Sizes, result: SuiteResult) -> dict[float | None, dic
                              f"{spectral_training.variant_name(rate)} / r=0, {shape}",
                              spectral_training.memory_fraction(memory, rate, measure),
                              MEMORY_TARGET if rate == 0.5 and what == "tensors" else "")
+    for rate in (0.5, 0.75):
+        result.add_ratio(f"(g) ResNet-18 training step, peak tensors that the spectral layers add "
+                         f"above Conv2D's, r={rate} / r=0, {shape}",
+                         spectral_training.spectral_part_fraction(memory, rate, "peak_tensor_mib"))
     return memory
 
 
@@ -257,11 +263,14 @@ def run(quick: bool = False, repeats: int = 5) -> SuiteResult:
     """Run (a)-(h) at full or quick sizes; rows, ratios and the figure for ``bin/benchmark.py``."""
     sizes = QUICK if quick else FULL
     result = SuiteResult()
+    short = max(repeats, SHORT_REPEATS)
+    result.notes.append(f"(a)-(e), (h): {short} timed repeats per step (at least "
+                        f"{SHORT_REPEATS}: a step takes milliseconds)")
     for measure in (op_vs_tf, mac_vs_rate, conv1d_long, conv2d_3x3):
-        measure(sizes, repeats, result)
+        measure(sizes, short, result)
     seconds = training_time(sizes, repeats, result)
     memory = training_memory(sizes, result)
-    fcn_training_time(sizes, repeats, result)
+    fcn_training_time(sizes, short, result)
     result.plots["spectral_resource.png"] = (
         lambda path: spectral_training.plot_resource(seconds, memory, path))
     return result

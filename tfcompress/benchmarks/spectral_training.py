@@ -191,6 +191,14 @@ def memory_fraction(memory: dict[float | None, dict], rate: float | None, measur
     return memory[rate][measure] / memory[0.0][measure] if memory[0.0][measure] else float("nan")
 
 
+def spectral_part_fraction(memory: dict[float | None, dict], rate: float, measure: str) -> float:
+    """What the spectral layers add to the step at ``rate``, above the Conv2D network's
+    ``measure``, as a fraction of what they add at r=0 (NaN when they add nothing at r=0): the
+    part of the step's memory that the compress rate can act on."""
+    added = {r: memory[r][measure] - memory[None][measure] for r in (rate, 0.0)}
+    return added[rate] / added[0.0] if added[0.0] > 0 else float("nan")
+
+
 def plot_resource(seconds: dict[float | None, float], memory: dict[float | None, dict],
                   path: str) -> None:
     """The figure "time and memory vs compress rate" of ``step_time`` and ``step_memory``.
