@@ -8,6 +8,7 @@ import types
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras as keras
 
 from tfcompress import benchmarks
@@ -85,6 +86,23 @@ def test_layer_cases_time_every_rate_against_conv2d():
         (d,) = [r for name, r in ratios.items() if name.startswith("(d)") and "r=0.5," in name]
         assert d["value"] == pytest.approx(seconds[("Conv2D", 0.0)] / spectral_seconds[0.5])
         assert d["target"] == spectral.VS_SPATIAL_TARGET
+
+
+class _NanForward(keras.layers.Layer):
+    """y = x * w + NaN: a forward output that is NaN, gradients that are not."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight("w", shape=(), initializer="ones")
+
+    def call(self, x):
+        return x * self.w + tf.math.log(-1.0)
+
+
+def test_layer_steps_compute_the_forward_pass():
+    """The timed step returns the loss, so Grappler cannot drop the layer's forward pass (the
+    linear loss's gradients do not need it): a NaN forward output shows in the result."""
+    x = np.ones((2, 4, 4, 3), np.float32)
+    assert np.isnan(float(spectral._train_step(_NanForward(), x)()))
 
 
 def test_full_training_model_is_resnet18():
