@@ -136,7 +136,7 @@ def _train_step(layer: keras.layers.Layer, x: np.ndarray):
     constants, so that graph optimisation cannot fold any of the work away, and
     the loss is part of what it returns: the gradients of this linear loss do not
     need the layer's output, so without it Grappler drops the forward pass
-    (Conv2D's and the spectral layer's, a quarter of a step).
+    (Conv2D's and the spectral layer's: 10 of Conv2D's 45 ms at 32x32x64, batch 32).
     """
     inputs = tf.constant(x)
     layer.build(inputs.shape)
