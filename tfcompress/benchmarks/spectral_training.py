@@ -195,8 +195,9 @@ def spectral_part_fraction(memory: dict[float | None, dict], rate: float, measur
     """What the spectral layers add to the step at ``rate``, above the Conv2D network's
     ``measure``, as a fraction of what they add at r=0 (NaN when they add nothing at r=0): the
     part of the step's memory that the compress rate can act on."""
-    added = {r: memory[r][measure] - memory[None][measure] for r in (rate, 0.0)}
-    return added[rate] / added[0.0] if added[0.0] > 0 else float("nan")
+    conv = memory[None][measure]
+    at_zero = memory[0.0][measure] - conv
+    return (memory[rate][measure] - conv) / at_zero if at_zero > 0 else float("nan")
 
 
 def plot_resource(seconds: dict[float | None, float], memory: dict[float | None, dict],
