@@ -31,25 +31,29 @@ def as_complex(t, axis):
 
 
 def band_mask(columns, p, q):
-    """(P, Q) 0/1 mask of the band (all ones for no columns)."""
+    """(P, Q) bool mask of the band (all True for no columns)."""
     columns = np.full(p, q) if len(columns) == 0 else np.asarray(columns)
-    return (np.arange(q)[None] < columns[:, None]).astype(np.float64)
+    return np.arange(q)[None] < columns[:, None]
 
 
 def numpy_modes(x, w, g, columns=()):
-    """Independent complex128 reference of y (forward), dx (grad_x) and dw (grad_w)."""
-    xc, wc, gc = as_complex(x, 2), as_complex(w, 1), as_complex(g, 2)
+    """Independent complex128 reference of y (forward), dx (grad_x) and dw (grad_w); w and dw
+    hold the band's coefficients only, row-major."""
+    xc, gc = as_complex(x, 2), as_complex(g, 2)
     mask = band_mask(columns, xc.shape[1], xc.shape[2])
+    wc = np.zeros(mask.shape + w.shape[2:], complex)
+    wc[mask] = as_complex(w, 1)
     y = np.einsum("npqc,pqcf->npqf", xc, np.conj(wc)) * mask[..., None]
     dx = np.einsum("npqf,pqcf->npqc", gc, wc) * mask[..., None]
-    dw = np.einsum("npqc,npqf->pqcf", xc, np.conj(gc)) * mask[..., None, None]
+    dw = np.einsum("npqc,npqf->pqcf", xc, np.conj(gc))[mask]
     return y, dx, dw
 
 
 def check_against_numpy(implementation, n, p, q, c, f, columns=(), seed=0):
     """Forward and both gradients (as the op's registered gradient computes them)."""
     rng = np.random.default_rng(seed)
-    x, w, g = planar(rng, n, p, q, c, axis=2), planar(rng, p, q, c, f, axis=1), \
+    k = int(band_mask(columns, p, q).sum())
+    x, w, g = planar(rng, n, p, q, c, axis=2), planar(rng, k, c, f, axis=1), \
         planar(rng, n, p, q, f, axis=2)
     x_t, w_t = tf.constant(x), tf.constant(w)
     with tf.GradientTape() as tape:
@@ -90,7 +94,7 @@ def test_op_every_instruction_set(compiled_op, monkeypatch, isa):
 
 def test_op_numeric_jacobian(compiled_op):
     rng = np.random.default_rng(3)
-    x, w = planar(rng, 2, 2, 3, 3, axis=2), planar(rng, 2, 3, 3, 4, axis=1)
+    x, w = planar(rng, 2, 2, 3, 3, axis=2), planar(rng, 5, 3, 4, axis=1)
     theoretical, numerical = tf.test.compute_gradient(
         lambda x, w: spectral_op.spectral_mul_planar(x, w, "op", [3, 2]),
         [tf.constant(x), tf.constant(w)])
@@ -101,7 +105,7 @@ def test_op_numeric_jacobian(compiled_op):
 def test_second_order_gradient(compiled_op):
     """Gradients of the gradient modes (grad_x, grad_w) match autodiff of the reference."""
     rng = np.random.default_rng(5)
-    x, w = tf.constant(planar(rng, 2, 2, 3, 4, axis=2)), tf.constant(planar(rng, 2, 3, 4, 5, axis=1))
+    x, w = tf.constant(planar(rng, 2, 2, 3, 4, axis=2)), tf.constant(planar(rng, 4, 4, 5, axis=1))
 
     def grad_norm(implementation):
         with tf.GradientTape() as outer:
@@ -120,26 +124,39 @@ def test_second_order_gradient(compiled_op):
 
 @pytest.mark.parametrize("implementation", ["tf", "op"])
 def test_bad_operands_raise_clear_errors(implementation):
-    x, w = np.zeros((2, 3, 2, 4, 5), np.float32), np.zeros((3, 2, 4, 5, 6), np.float32)
+    x, w = np.zeros((2, 3, 2, 4, 5), np.float32), np.zeros((12, 2, 5, 6), np.float32)
     with pytest.raises(ValueError, match=r"x must be a float32 \[N, P, 2, Q, C\].*complex64"):
         spectral_op.spectral_mul_planar(x.astype(np.complex64), w, implementation)
-    with pytest.raises(ValueError, match=r"w must be a float32 \[P, 2, Q, C, F\].*\(3, 2, 4, 5\)"):
+    with pytest.raises(ValueError, match=r"w must be a float32 \[K, 2, C, F\].*\(12, 2, 5\)"):
         spectral_op.spectral_mul_planar(x, w[..., 0], implementation)
-    with pytest.raises(ValueError, match="must agree on P, Q and C"):
-        spectral_op.spectral_mul_planar(x, w[:, :, :, :4], implementation)
+    with pytest.raises(ValueError, match=r"C = 5, x's channels.*\(12, 2, 4, 6\)"):
+        spectral_op.spectral_mul_planar(x, w[:, :, :4], implementation)
     with pytest.raises(ValueError, match="implementation must be one of"):
         spectral_op.spectral_mul_planar(x, w, "cuda")
 
 
 @pytest.mark.parametrize("implementation", ["tf", "op"])
 def test_a_band_of_the_wrong_length_is_an_error(implementation):
-    x, w = np.zeros((2, 3, 2, 4, 5), np.float32), np.zeros((3, 2, 4, 5, 6), np.float32)
+    x, w = np.zeros((2, 3, 2, 4, 5), np.float32), np.zeros((6, 2, 5, 6), np.float32)
     with pytest.raises(ValueError, match="one count per row P = 3, got 2"):
         spectral_op.spectral_mul_planar(x, w, implementation, [1, 2])
+    with pytest.raises(ValueError, match=r"in \[0, Q = 4\], got \[5, 0, 1\]"):
+        spectral_op.spectral_mul_planar(x, w, implementation, [5, 0, 1])
+    with pytest.raises(ValueError, match=r"K = 5, the band's coefficients.*\(6, 2, 5, 6\)"):
+        spectral_op.spectral_mul_planar(x, w, implementation, [3, 2, 0])
 
 
-def test_op_kernel_checks_the_band_length(compiled_op):
-    x, w = np.zeros((2, 3, 2, 4, 5), np.float32), np.zeros((3, 2, 4, 5, 6), np.float32)
+def test_op_kernel_checks_the_band(compiled_op):
+    """The raw op (no Python checks): the band's length, its counts and its size."""
+    x, w = np.zeros((2, 3, 2, 4, 5), np.float32), np.zeros((6, 2, 5, 6), np.float32)
     library = spectral_op._require_library("test")
     with pytest.raises(tf.errors.InvalidArgumentError, match="one count per row P = 3"):
-        library.spectral_mul_planar(x, w, [1, 2])
+        library.spectral_mul_planar(x, w, [1, 2], band_size=6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"columns\[0\] must be in \[0, Q = 4\], got 5"):
+        library.spectral_mul_planar(x, w, [5, 0, 1], band_size=6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"sum\(columns\) = 5, got 6"):
+        library.spectral_mul_planar(x, w, [3, 2, 0], band_size=6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="band_size must be P x Q = 12, got 6"):
+        library.spectral_mul_planar(x, w, np.zeros([0], np.int64), band_size=6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"b must have shape \[6,2,5,6\].*\[6,2,4,6\]"):
+        library.spectral_mul_planar(x, w[:, :, :4], [3, 2, 1], band_size=6)

@@ -34,10 +34,10 @@ __all__ = ["PADDINGS", "SpectralPlan", "apply_plan", "kernel_spectrum", "kernel_
            "make_plan", "spectral_conv"]
 
 
-def _kernel_table(kernel: tf.Tensor, plan: SpectralPlan,
-                  indices: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
-    """cos and sin, (len(indices), prod(k)) each, of the DFT phases of the coefficients
-    ``indices`` at the kernel's taps; zero rows at coefficients outside the band."""
+def _kernel_table(kernel: tf.Tensor, plan: SpectralPlan, indices: np.ndarray) -> tf.Tensor:
+    """(2 len(indices), prod(k)) table, rows (coefficient, cos/sin), of the DFT phases of the
+    coefficients ``indices`` at the kernel's taps; zero rows at coefficients outside the
+    band. Times the kernel viewed as (prod(k), C F) it gives (re, im) of their spectrum."""
     rank = len(plan.fft_shape)
     taps = kernel.shape[:rank]
     cycles = 0.0  # phase / 2 pi of (coefficient, tap), broadcast over the tap grid
@@ -55,7 +55,12 @@ def _kernel_table(kernel: tf.Tensor, plan: SpectralPlan,
     in_band = np.isin(indices, plan.kept)
     if not in_band.all():
         cos, sin = (t * in_band[:, None].astype(np.float32) for t in (cos, sin))
-    return cos, sin
+    return tf.reshape(tf.stack([cos, sin], 1), [2 * indices.size, -1])
+
+
+def _flat_kernel(kernel: tf.Tensor) -> tf.Tensor:
+    """``kernel`` (*k, C, F) viewed as (prod(k), C * F), without a copy."""
+    return tf.reshape(kernel, [-1, kernel.shape[-2] * kernel.shape[-1]])
 
 
 def kernel_spectrum(kernel: tf.Tensor, plan: SpectralPlan, indices: np.ndarray) -> tf.Tensor:
@@ -65,7 +70,7 @@ def kernel_spectrum(kernel: tf.Tensor, plan: SpectralPlan, indices: np.ndarray) 
     backward) and ``spectral_mul(..., transpose_w=True)`` reads the spectrum in place too.
 
     Computed by a direct DFT, one real matmul of the kernel viewed as (prod(k),
-    C * F), transposed, by the (prod(k), 2K) table of interleaved cosines and
+    C * F), transposed, by the (2K, prod(k)) table of interleaved cosines and
     sines, rather than an rfft of the whole padded grid and a gather: kernels
     are small next to the FFT size, so this
     costs prod(k) multiply-adds per coefficient instead of an FFT of every
@@ -74,27 +79,23 @@ def kernel_spectrum(kernel: tf.Tensor, plan: SpectralPlan, indices: np.ndarray) 
     frequencies (no large constants in a SavedModel); the band's zeros are
     zero rows of the tables.
     """
-    channels, filters = kernel.shape[-2], kernel.shape[-1]
-    cos, sin = _kernel_table(kernel, plan, indices)
-    # Columns alternate cos and sin: the matmul writes (re, im) pairs, viewed as complex64.
-    table = tf.reshape(tf.stack([cos, sin], 1), [2 * indices.size, -1])
-    flat = tf.reshape(kernel, [-1, channels * filters])  # (taps, C * F): a view
-    pairs = tf.matmul(flat, table, transpose_a=True, transpose_b=True)
-    return transforms.as_complex(tf.reshape(pairs, [channels, filters, indices.size, 2]))
+    # The table's rows alternate cos and sin: the matmul writes (re, im) pairs, viewed as
+    # complex64.
+    pairs = tf.matmul(_flat_kernel(kernel), _kernel_table(kernel, plan, indices),
+                      transpose_a=True, transpose_b=True)
+    return transforms.as_complex(tf.reshape(pairs, [*kernel.shape[-2:], indices.size, 2]))
 
 
 def kernel_spectrum_planar(kernel: tf.Tensor, plan: SpectralPlan) -> tf.Tensor:
-    """The planar spectrum (P, 2, Q, C, F) of ``kernel`` (*k, C, F) at the P x Q
-    ``transforms.coefficients(plan)`` of a planar plan (``transforms.planar_box``), as
+    """The planar spectrum (K, 2, C, F) of ``kernel`` (*k, C, F) at the K coefficients a
+    planar plan's product computes (``transforms.band_coefficients``), as
     ``spectral_mul_planar`` reads it: the same direct DFT as ``kernel_spectrum``, one matmul
-    of the (P 2 Q, prod(k)) table, rows (p, re/im, q), by the kernel viewed as
-    (prod(k), C F), so nothing is transposed."""
-    rows, columns = transforms.planar_box(plan)
-    cos, sin = _kernel_table(kernel, plan, transforms.coefficients(plan))
-    table = tf.reshape(tf.stack([tf.reshape(t, [rows, columns, -1]) for t in (cos, sin)], 1),
-                       [2 * rows * columns, -1])
-    flat = tf.reshape(kernel, [-1, kernel.shape[-2] * kernel.shape[-1]])
-    return tf.reshape(tf.matmul(table, flat), [rows, 2, columns, *kernel.shape[-2:]])
+    of the (2K, prod(k)) table, rows (k, re/im), by the kernel viewed as (prod(k), C F), so
+    nothing is transposed, and the separable box's corners outside the band are neither
+    computed nor kept for backward."""
+    indices = transforms.band_coefficients(plan)
+    pairs = tf.matmul(_kernel_table(kernel, plan, indices), _flat_kernel(kernel))
+    return tf.reshape(pairs, [indices.size, 2, *kernel.shape[-2:]])
 
 
 def _energy_mask(x: tf.Tensor, energy: tf.Tensor, plan: SpectralPlan, indices: np.ndarray,

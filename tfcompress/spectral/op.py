@@ -197,36 +197,49 @@ def _planes_of_complex(z: tf.Tensor, axis: int) -> tf.Tensor:
 
 
 def _band_mask(columns: Sequence[int], rows: int, width: int) -> np.ndarray:
-    """(P, 1, Q) float32 mask of the band: 1 at q < columns[p]; all ones for empty columns."""
+    """(P, Q) bool mask of the band: q < columns[p]; all True for empty columns."""
     columns = np.full(rows, width) if len(columns) == 0 else np.asarray(columns)
-    return (np.arange(width)[None, None, :] < columns[:, None, None]).astype(np.float32)
+    return np.arange(width)[None, :] < columns[:, None]
+
+
+def band_size(columns: Sequence[int], rows: int, width: int) -> int:
+    """K: how many of the P x Q coefficients the band ``columns`` holds (all, when empty)."""
+    return int(_band_mask(columns, rows, width).sum())
 
 
 def spectral_mul_planar_reference(a: tf.Tensor, b: tf.Tensor, columns: Sequence[int] = (),
                                   mode: str = "forward") -> tf.Tensor:
-    """Pure-TensorFlow reference of the SpectralMulPlanar op (a complex tf.einsum, masked to
-    the band ``columns``); ``mode`` as the op's: forward (x, w), grad_x (dy, w), grad_w (x, dy)."""
-    mask = _band_mask(columns, a.shape[1], a.shape[3])
+    """Pure-TensorFlow reference of the SpectralMulPlanar op (a complex tf.einsum over the box,
+    masked to the band ``columns``); ``mode`` as the op's: forward (x, w), grad_x (dy, w),
+    grad_w (x, dy). w and dw hold the band only, [K, 2, C, F]."""
+    rows, width = a.shape[1], a.shape[3]
+    mask = _band_mask(columns, rows, width)
     a = _complex_of_planes(a, 2)
     if mode == "grad_w":
         out = tf.einsum("npqc,npqf->pqcf", a, tf.math.conj(_complex_of_planes(b, 2)))
-        return _planes_of_complex(out, 1) * mask[..., None, None]
-    b = _complex_of_planes(b, 1)
+        return _planes_of_complex(tf.boolean_mask(out, mask), 1)
+    # The band's K rows of w into the box: coefficients outside it read an appended zero row.
+    slot = np.full(mask.shape, mask.sum())
+    slot[mask] = np.arange(mask.sum())
+    w = _complex_of_planes(b, 1)
+    w = tf.gather(tf.concat([w, tf.zeros_like(w[:1])], 0), slot)
     if mode == "forward":
-        out = tf.einsum("npqc,pqcf->npqf", a, tf.math.conj(b))
+        out = tf.einsum("npqc,pqcf->npqf", a, tf.math.conj(w))
     else:
-        out = tf.einsum("npqf,pqcf->npqc", a, b)
-    return _planes_of_complex(out, 2) * mask[..., None]
+        out = tf.einsum("npqf,pqcf->npqc", a, w)
+    return _planes_of_complex(out * mask[..., None].astype(np.complex64), 2)
 
 
 def spectral_mul_planar(x: tf.Tensor, w: tf.Tensor, implementation: str = "auto",
                         columns: Sequence[int] = ()) -> tf.Tensor:
     """The spectral product on planar channels-last spectra: x[N, P, 2, Q, C] (float32, real
-    and imaginary planes on axis 2, P x Q coefficients) times conj(w[P, 2, Q, C, F]) summed
-    over C -> y[N, P, 2, Q, F]. The layout in which GEMMs on an NHWC input write a separable
-    DFT (``transforms``), so the layer needs no NHWC/NCHW transpose. ``columns`` (P static
+    and imaginary planes on axis 2, P x Q coefficients) times conj(w) summed over C ->
+    y[N, P, 2, Q, F]. The layout in which GEMMs on an NHWC input write a separable DFT
+    (``transforms``), so the layer needs no NHWC/NCHW transpose. ``columns`` (P static
     counts, or empty for the whole box) restricts it to the band q < columns[p], zero
-    elsewhere.
+    elsewhere. w[K, 2, C, F] holds the K coefficients of the band only (all P x Q for an
+    empty ``columns``), row-major: coefficient (p, q) is row columns[0] + ... + columns[p-1]
+    + q; its gradient likewise.
     ``implementation`` as for ``spectral_mul``; gradients are the op's other modes over the
     same band (or autodiff of the reference).
     """
@@ -234,21 +247,29 @@ def spectral_mul_planar(x: tf.Tensor, w: tf.Tensor, implementation: str = "auto"
         raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
     x = tf.convert_to_tensor(x)
     w = tf.convert_to_tensor(w)
-    for name, t, layout in (("x", x, "[N, P, 2, Q, C]"), ("w", w, "[P, 2, Q, C, F]")):
-        if t.dtype != tf.float32 or t.shape.rank != 5:
+    for name, t, layout in (("x", x, "[N, P, 2, Q, C]"), ("w", w, "[K, 2, C, F]")):
+        if t.dtype != tf.float32 or t.shape.rank != len(layout.split(",")):
             raise ValueError(f"spectral_mul_planar: {name} must be a float32 {layout} planar "
                              f"spectrum, got {t.dtype.name} of shape {t.shape}")
-    if not x.shape[1:].is_compatible_with([w.shape[0], 2, w.shape[2], w.shape[3]]):
-        raise ValueError(f"spectral_mul_planar: x [N, P, 2, Q, C] and w [P, 2, Q, C, F] must "
-                         f"agree on P, Q and C, got x of shape {x.shape} and w of shape "
-                         f"{w.shape}")
-    if x.shape[1] is not None and len(columns) not in (0, x.shape[1]):
+    if None in x.shape[1:]:
+        raise ValueError(f"spectral_mul_planar: x [N, P, 2, Q, C] needs static P, Q and C, "
+                         f"got shape {x.shape}")
+    rows, width = x.shape[1], x.shape[3]
+    if len(columns) not in (0, rows):
         raise ValueError(f"spectral_mul_planar: columns must be empty or hold one count per row "
-                         f"P = {x.shape[1]}, got {len(columns)}")
+                         f"P = {rows}, got {len(columns)}")
+    if len(columns) and not all(0 <= c <= width for c in columns):
+        raise ValueError(f"spectral_mul_planar: every count in columns must be in [0, Q = "
+                         f"{width}], got {list(columns)}")
+    size = band_size(columns, rows, width)
+    if not w.shape.is_compatible_with([size, 2, x.shape[4], None]):
+        raise ValueError(f"spectral_mul_planar: w must be [K, 2, C, F] with K = {size}, the "
+                         f"band's coefficients, and C = {x.shape[4]}, x's channels; got x of "
+                         f"shape {x.shape}, w of shape {w.shape} and columns {list(columns)}")
     if implementation == "tf" or (implementation == "auto" and not op_loaded()):
         return spectral_mul_planar_reference(x, w, columns)
     return _require_library("spectral_mul_planar(implementation='op')").spectral_mul_planar(
-        x, w, np.asarray(columns, np.int64).reshape(-1), mode="forward")
+        x, w, np.asarray(columns, np.int64).reshape(-1), mode="forward", band_size=size)
 
 
 @tf.RegisterGradient("SpectralMulPlanar")
@@ -261,9 +282,10 @@ def _spectral_mul_planar_grad(op: tf.Operation,
     d(dy) = forward(x, g)."""
     a, b, columns = op.inputs
     library = _require_library("SpectralMulPlanar")
+    size = op.get_attr("band_size")
 
     def call(p, q, mode):
-        return library.spectral_mul_planar(p, q, columns, mode=mode)
+        return library.spectral_mul_planar(p, q, columns, mode=mode, band_size=size)
 
     mode = op.get_attr("mode").decode()
     if mode == "forward":

@@ -27,7 +27,7 @@ def op_step(shape: Shape, implementation: str,
             product: str = "spectral_mul") -> Callable[[], tf.Tensor]:
     """A no-argument callable: y = product(x, w) on random operands for shape (N, C, F, K),
     and the gradients of <y, cotangent> with respect to x and w. ``product`` "spectral_mul":
-    complex x[N,C,K], w[F,C,K]; "spectral_mul_planar": planar x[N,K,2,1,C], w[K,2,1,C,F]
+    complex x[N,C,K], w[F,C,K]; "spectral_mul_planar": planar x[N,K,2,1,C], w[K,2,C,F]
     (its time per coefficient does not depend on how K splits into P x Q).
 
     It returns a scalar read from all three (what `benchmarks.time_fn` fetches to wait for
@@ -39,7 +39,7 @@ def op_step(shape: Shape, implementation: str,
         shapes, multiply = ((n, c, k), (f, c, k), (n, f, k)), spectral_mul
         operands = [_random_complex(s, seed) for seed, s in enumerate(shapes)]
     elif product == "spectral_mul_planar":
-        shapes, multiply = ((n, k, 2, 1, c), (k, 2, 1, c, f), (n, k, 2, 1, f)), spectral_mul_planar
+        shapes, multiply = ((n, k, 2, 1, c), (k, 2, c, f), (n, k, 2, 1, f)), spectral_mul_planar
         operands = [tf.random.stateless_normal(s, seed=[seed, 0]) for seed, s in enumerate(shapes)]
     else:
         raise ValueError(f"product must be one of {PRODUCTS}, got {product!r}")
@@ -50,8 +50,7 @@ def op_step(shape: Shape, implementation: str,
             tape.watch([x, w])
             y = multiply(x, w, implementation=implementation)
         dx, dw = tape.gradient(y, [x, w], output_gradients=cotangent)
-        first = (0,) * len(y.shape)
-        return tf.math.real(y[first] + dx[first] + dw[first])
+        return tf.math.real(sum(t[(0,) * len(t.shape)] for t in (y, dx, dw)))
 
     return lambda: step(*operands)
 

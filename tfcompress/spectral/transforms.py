@@ -142,6 +142,15 @@ def band_columns(plan: SpectralPlan) -> np.ndarray:
     return last
 
 
+def band_coefficients(plan: SpectralPlan) -> np.ndarray:
+    """Flattened rfft indices of the coefficients a planar plan's product computes: the band
+    (``band_columns``) of ``planar_box``, row-major. The rows of the kernel's spectrum
+    [K, 2, C, F] that ``spectral_mul_planar`` reads."""
+    rows, columns = planar_box(plan)
+    box = coefficients(plan).reshape(rows, columns)
+    return box[np.arange(columns)[None] < band_columns(plan)[:, None]]
+
+
 def product_coefficients(plan: SpectralPlan) -> int:
     """How many coefficients the product computes: the band (``band_columns``) for a planar
     plan, else every one of ``coefficients(plan)``."""

@@ -196,7 +196,7 @@ void BenchPlanar(int64_t n, int64_t p, int64_t q, int64_t channels,
                         p * sizeof(int64_t)));
   CUDA_CHECK(cudaMemcpy(device_columns, columns.data(), p * sizeof(int64_t),
                         cudaMemcpyHostToDevice));
-  const size_t x_pairs = n * p * q * channels, w_pairs = p * q * channels * channels;
+  const size_t x_pairs = n * p * q * channels, w_pairs = kept * channels * channels;
   DeviceArray x(RandomComplex(x_pairs, 7)), w(RandomComplex(w_pairs, 8)),
       y(x_pairs), dw(w_pairs);
   const auto floats = [](const DeviceArray& d) {
@@ -209,7 +209,8 @@ void BenchPlanar(int64_t n, int64_t p, int64_t q, int64_t channels,
   for (const PlanarMode mode :
        {PlanarMode::kForward, PlanarMode::kGradX, PlanarMode::kGradW}) {
     const PlanarGemm g =
-        PlanarGemm::For(mode, n, p, q, channels, channels, device_columns);
+        PlanarGemm::For(mode, n, p, q, channels, channels, device_columns,
+                        kept);
     // forward (x, w) -> y; grad_x (y as dy, w) -> x; grad_w (x, y as dy) -> dw.
     const float* a = floats(mode == PlanarMode::kGradX ? y : x);
     const float* b = floats(mode == PlanarMode::kGradW ? y : w);

@@ -8,6 +8,8 @@
 #ifndef TFCOMPRESS_SPECTRAL_MUL_PLANAR_CHECKS_H_
 #define TFCOMPRESS_SPECTRAL_MUL_PLANAR_CHECKS_H_
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
@@ -21,29 +23,32 @@ using tensorflow::functor::PlanarMode;
 using tensorflow::functor::PlanarStrides;
 using tensorflow::functor::spectral_gpu::LaunchSpectralMulPlanar;
 
-// Element (row, col) of a planar operand at coefficient offset `at`.
-inline std::complex<double> PlanarAt(const float* m, const PlanarStrides& s,
-                                     int64_t at, int64_t row, int64_t col) {
-  const float* e = m + at + row * s.row + col * s.col;
+// Element (row, col) of a planar operand with strides s at coefficient
+// (p, q) of g.
+inline std::complex<double> PlanarAt(const PlanarGemm& g, const float* m,
+                                     const PlanarStrides& s, int64_t p,
+                                     int64_t q, int64_t row, int64_t col) {
+  const float* e = m + g.Offset(s, p, q) + row * s.row + col * s.col;
   return {e[0], e[s.plane]};
 }
 
 // Max |got - reference| / max |reference| over every output of g (zero
-// outside g's band).
+// outside g's band; dw has no slot there).
 inline double PlanarRelativeError(const PlanarGemm& g, const float* a,
                                   const float* b, const float* got) {
   double err = 0.0, scale = 1e-30;
   for (int64_t p = 0; p < g.p; ++p) {
     for (int64_t q = 0; q < g.q; ++q) {
+      if (!g.InBand(p, q) && g.out.band != 0) continue;
       for (int64_t i = 0; i < g.i; ++i) {
         for (int64_t j = 0; j < g.j; ++j) {
           std::complex<double> sum = 0.0;
           for (int64_t r = 0; g.InBand(p, q) && r < g.r; ++r) {
-            const auto y = PlanarAt(b, g.b, p * g.b.p + q * g.b.q, r, j);
-            sum += PlanarAt(a, g.a, p * g.a.p + q * g.a.q, i, r) *
+            const auto y = PlanarAt(g, b, g.b, p, q, r, j);
+            sum += PlanarAt(g, a, g.a, p, q, i, r) *
                    (g.conj_b ? std::conj(y) : y);
           }
-          const auto o = PlanarAt(got, g.out, p * g.out.p + q * g.out.q, i, j);
+          const auto o = PlanarAt(g, got, g.out, p, q, i, j);
           err = std::max(err, std::abs(o - sum));
           scale = std::max(scale, std::abs(sum));
         }
@@ -53,7 +58,7 @@ inline double PlanarRelativeError(const PlanarGemm& g, const float* a,
   return err / scale;
 }
 
-// Floats of a [d0, d1, d2, d3, d4] planar operand, held as complex pairs.
+// Complex pairs of an [n, p, 2, q, l] planar operand (w: [1, K, 2, 1, C F]).
 inline size_t PlanarPairs(int64_t n, int64_t p, int64_t q, int64_t l) {
   return static_cast<size_t>(n * p * q * l);
 }
@@ -72,9 +77,12 @@ inline bool CheckPlanarMode(PlanarMode mode, const char* name, int64_t n,
                           columns.size() * sizeof(int64_t),
                           cudaMemcpyHostToDevice));
   }
-  PlanarGemm g = PlanarGemm::For(mode, n, p, q, c, f, device_columns);
+  int64_t band_size = columns.empty() ? p * q : 0;
+  for (const int64_t count : columns) band_size += count;
+  PlanarGemm g =
+      PlanarGemm::For(mode, n, p, q, c, f, device_columns, band_size);
   const size_t x = PlanarPairs(n, p, q, c), y = PlanarPairs(n, p, q, f),
-               w = PlanarPairs(1, p, q, c * f);
+               w = PlanarPairs(1, band_size, 1, c * f);
   const size_t a_size = mode == PlanarMode::kGradX ? y : x;
   const size_t b_size = mode == PlanarMode::kGradW ? y : w;
   const size_t out_size = mode == PlanarMode::kForward ? y
@@ -108,9 +116,62 @@ inline bool CheckPlanarMode(PlanarMode mode, const char* name, int64_t n,
   return ok;
 }
 
+// A band one coefficient larger than band_size (what the GPU op cannot check,
+// its columns being in device memory): forward writes NaN at that last
+// coefficient and finite values elsewhere, and grad_w writes all band_size
+// rows of dw and nothing past them; returns whether both held.
+inline bool CheckPlanarShortBand(int64_t n, int64_t p, int64_t q, int64_t c,
+                                 int64_t f, const std::vector<int64_t>& band) {
+  int64_t band_size = -1;
+  for (const int64_t count : band) band_size += count;
+  int64_t* device_columns = nullptr;
+  CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_columns),
+                        band.size() * sizeof(int64_t)));
+  CUDA_CHECK(cudaMemcpy(device_columns, band.data(),
+                        band.size() * sizeof(int64_t), cudaMemcpyHostToDevice));
+  const auto floats = [](const DeviceArray& d) {
+    return reinterpret_cast<float*>(d.ptr);
+  };
+  const size_t w = PlanarPairs(1, band_size, 1, c * f);
+  DeviceArray x(RandomComplex(PlanarPairs(n, p, q, c), 21)),
+      dy(RandomComplex(PlanarPairs(n, p, q, f), 22)),
+      kernel(RandomComplex(w, 23)), y(PlanarPairs(n, p, q, f)),
+      dw(w + static_cast<size_t>(c * f));
+  y.FillNaN();
+  dw.FillNaN();
+  CUDA_CHECK(LaunchSpectralMulPlanar(
+      PlanarGemm::For(PlanarMode::kForward, n, p, q, c, f, device_columns,
+                      band_size),
+      floats(x), floats(kernel), floats(y), nullptr));
+  CUDA_CHECK(LaunchSpectralMulPlanar(
+      PlanarGemm::For(PlanarMode::kGradW, n, p, q, c, f, device_columns,
+                      band_size),
+      floats(x), floats(dy), floats(dw), nullptr));
+  CUDA_CHECK(cudaDeviceSynchronize());
+  CUDA_CHECK(cudaFree(device_columns));
+  const auto forward = y.ToHost(), grad_w = dw.ToHost();
+  // The last band coefficient: n x f outputs, re and im, of y (counted in
+  // floats: planar pairs are not adjacent in memory).
+  const int64_t missing = 2 * n * f;
+  const float* y_floats = reinterpret_cast<const float*>(forward.data());
+  const int64_t y_non_finite = std::count_if(
+      y_floats, y_floats + 2 * forward.size(),
+      [](float v) { return !std::isfinite(v); });
+  const std::vector<cfloat> rows(grad_w.begin(), grad_w.begin() + w);
+  const std::vector<cfloat> past(grad_w.begin() + w, grad_w.end());
+  const bool ok = y_non_finite == missing && CountNonFinite(rows) == 0 &&
+                  CountNonFinite(past) == static_cast<int64_t>(past.size());
+  std::printf("  band larger than band_size: forward NaN floats %ld "
+              "(expected %ld), grad_w: every row written, none past%s\n",
+              static_cast<long>(y_non_finite), static_cast<long>(missing),
+              ok ? "" : "  FAIL");
+  return ok;
+}
+
 // Every mode at (n, p, q, c, f) on the whole box and on a band that skips
 // some coefficients of every row but the first (q must be >= 2), plus an
-// empty reduction (grad_w at N = 0: zeros); returns the number of failures.
+// empty reduction (grad_w at N = 0: zeros) and a band larger than
+// band_size; returns the number of failures.
 inline int RunPlanarChecks(int64_t n, int64_t p, int64_t q, int64_t c,
                            int64_t f) {
   std::printf("planar (channels-last) checks (NaN-filled outputs; max "
@@ -130,6 +191,7 @@ inline int RunPlanarChecks(int64_t n, int64_t p, int64_t q, int64_t c,
   }
   failures += !CheckPlanarMode(PlanarMode::kGradW, "grad_w", 0, p, q, c, f,
                                band);
+  failures += !CheckPlanarShortBand(n, p, q, c, f, band);
   return failures;
 }
 

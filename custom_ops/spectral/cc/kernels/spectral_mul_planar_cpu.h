@@ -219,9 +219,10 @@ TFC_INLINE void RunPlanarUnits(const PlanarCall& c, int64_t begin,
     const int64_t p = k / g.q, q = k % g.q;
     const int64_t i_begin = (unit % i_blocks) * kPlanarIBlock;
     const int64_t i_end = std::min(g.i, i_begin + kPlanarIBlock);
-    const int64_t a_at = p * g.a.p + q * g.a.q;
-    const int64_t out_at = p * g.out.p + q * g.out.q;
-    const int64_t b_at = p * g.b.p + q * g.b.q;
+    if (!g.InBand(p, q) && g.out.band != 0) continue;  // dw: no such slot
+    const int64_t a_at = g.Offset(g.a, p, q);
+    const int64_t out_at = g.Offset(g.out, p, q);
+    const int64_t b_at = g.Offset(g.b, p, q);
     if (g.r == 0 || !g.InBand(p, q)) {  // an empty sum, or outside the band
       for (int64_t i = i_begin; i < i_end; ++i) {
         std::fill_n(c.out + out_at + i * g.out.row, g.j, 0.0f);

@@ -3,8 +3,8 @@
 // harness (bench/), which also runs it on the CPU through bench/emulation/.
 //
 // A thread block computes a kBI x kBJ tile of one coefficient's product
-// (grid.z runs over the P x Q coefficients; outside the band, zeros; the
-// band's columns[P] is in device memory). For each block of kRB reduction
+// (grid.z runs over the P x Q coefficients; outside the band, zeros, or
+// nothing for dw; the band's columns[P] is in device memory). For each block of kRB reduction
 // steps it stages a's kBI x kRB and b's kRB x kBJ complex values in shared
 // memory (conj(b) applied), each loaded along whichever of its axes is
 // contiguous in global memory, so that the reads coalesce in every mode;
@@ -47,20 +47,28 @@ __global__ void __launch_bounds__(kPlanarThreads)
   __shared__ float2 a_tile[kPlanarRB][kPlanarBI + 1];
   __shared__ float2 b_tile[kPlanarRB][kPlanarBJ + 1];
   const int64_t p = blockIdx.z / g.q, q = blockIdx.z % g.q;
-  const float* ak = a + p * g.a.p + q * g.a.q;
-  const float* bk = b + p * g.b.p + q * g.b.q;
+  // Outside the band the whole block writes zeros, or nothing to dw, which
+  // has no such slot (before any barrier). A band coefficient past w's
+  // band_size rows (columns larger than band_size, which the op cannot check
+  // in device memory) is NaN rather than a read past w.
+  const bool in_band = g.InBand(p, q);
+  const int64_t index = g.BandIndex(p, q);
+  const bool missing = in_band && (index < 0 || index >= g.band_size);
+  if ((!in_band || missing) && g.out.band != 0) return;
+  const bool compute = in_band && !missing;
+  const float* ak = a + (compute ? g.Offset(g.a, p, q) : 0);
+  const float* bk = b + (compute ? g.Offset(g.b, p, q) : 0);
   const int64_t i0 = static_cast<int64_t>(blockIdx.y) * kPlanarBI;
   const int64_t j0 = static_cast<int64_t>(blockIdx.x) * kPlanarBJ;
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-  // Outside the band the whole block writes zeros (before any barrier).
-  const bool in_band = g.columns == nullptr || q < g.columns[p];
   // Consecutive threads load consecutive elements of a contiguous axis.
   const bool a_rows_contiguous = g.a.row == 1, b_rows_contiguous = g.b.row == 1;
+  const float fill = missing ? nanf("") : 0.0f;
   float2 acc[kPlanarTI][kPlanarTJ];
   for (int t = 0; t < kPlanarTI; ++t) {
-    for (int u = 0; u < kPlanarTJ; ++u) acc[t][u] = make_float2(0.0f, 0.0f);
+    for (int u = 0; u < kPlanarTJ; ++u) acc[t][u] = make_float2(fill, fill);
   }
-  for (int64_t r0 = 0; in_band && r0 < g.r; r0 += kPlanarRB) {
+  for (int64_t r0 = 0; compute && r0 < g.r; r0 += kPlanarRB) {
     for (int e = threadIdx.x; e < kPlanarBI * kPlanarRB; e += kPlanarThreads) {
       const int x = a_rows_contiguous ? e % kPlanarBI : e / kPlanarRB;
       const int y = a_rows_contiguous ? e / kPlanarBI : e % kPlanarRB;
@@ -89,7 +97,7 @@ __global__ void __launch_bounds__(kPlanarThreads)
     }
     __syncthreads();
   }
-  float* o = out + p * g.out.p + q * g.out.q;
+  float* o = out + g.Offset(g.out, p, q);
   for (int t = 0; t < kPlanarTI; ++t) {
     const int64_t i = i0 + ty + 16 * t;
     for (int u = 0; u < kPlanarTJ; ++u) {

@@ -53,29 +53,33 @@ absl::Status SpectralMulShape(InferenceContext* c) {
 }
 
 // SpectralMulPlanar: a is [N, P, 2, Q, channels]; the output is
-// [N, P, 2, Q, F] (forward), [N, P, 2, Q, C] (grad_x, from b = w) or
-// [P, 2, Q, C, F] (grad_w, from b = dy). The kernel checks b's whole shape.
+// [N, P, 2, Q, F] (forward, from b = w [K, 2, C, F]), [N, P, 2, Q, C]
+// (grad_x, from b = w) or [band_size, 2, C, F] (grad_w, from b = dy). The
+// kernel checks b's whole shape and the band.
 absl::Status SpectralMulPlanarShape(InferenceContext* c) {
-  ShapeHandle a, b;
-  if (!c->WithRank(c->input(0), 5, &a).ok() ||
-      !c->WithRank(c->input(1), 5, &b).ok()) {
-    return errors::InvalidArgument(
-        "SpectralMulPlanar expects rank-5 planar spectra, got a of shape ",
-        c->DebugString(c->input(0)), " and b of shape ",
-        c->DebugString(c->input(1)));
-  }
   std::string mode;
   TF_RETURN_IF_ERROR(c->GetAttr("mode", &mode));
+  const int b_rank = mode == "grad_w" ? 5 : 4;
+  ShapeHandle a, b;
+  if (!c->WithRank(c->input(0), 5, &a).ok() ||
+      !c->WithRank(c->input(1), b_rank, &b).ok()) {
+    return errors::InvalidArgument(
+        "SpectralMulPlanar (", mode, ") expects a of rank 5 and b of rank ",
+        b_rank, ", got a of shape ", c->DebugString(c->input(0)),
+        " and b of shape ", c->DebugString(c->input(1)));
+  }
   const DimensionHandle two = c->MakeDim(2);
   if (mode == "forward") {
     c->set_output(0, c->MakeShape({c->Dim(a, 0), c->Dim(a, 1), two,
-                                   c->Dim(a, 3), c->Dim(b, 4)}));
+                                   c->Dim(a, 3), c->Dim(b, 3)}));
   } else if (mode == "grad_x") {
     c->set_output(0, c->MakeShape({c->Dim(a, 0), c->Dim(a, 1), two,
-                                   c->Dim(a, 3), c->Dim(b, 3)}));
+                                   c->Dim(a, 3), c->Dim(b, 2)}));
   } else {
-    c->set_output(0, c->MakeShape({c->Dim(a, 1), two, c->Dim(a, 3),
-                                   c->Dim(a, 4), c->Dim(b, 4)}));
+    int64_t band_size;
+    TF_RETURN_IF_ERROR(c->GetAttr("band_size", &band_size));
+    c->set_output(0, c->MakeShape({c->MakeDim(band_size), two, c->Dim(a, 4),
+                                   c->Dim(b, 4)}));
   }
   return absl::OkStatus();
 }
@@ -107,17 +111,20 @@ REGISTER_OP("SpectralMulPlanar")
     .Input("columns: int64")
     .Output("product: float")
     .Attr("mode: {'forward', 'grad_x', 'grad_w'} = 'forward'")
+    .Attr("band_size: int >= 0")
     .SetShapeFn(SpectralMulPlanarShape)
     .Doc(R"doc(
 The spectral product on channels-last spectra with (re, im) in two planes.
 
 x[N, P, 2, Q, C] holds x(n, k, c) = x[n, p, 0, q, c] + i x[n, p, 1, q, c] at
-the P x Q coefficients k = (p, q); w[P, 2, Q, C, F] likewise. Modes:
+the P x Q coefficients k = (p, q). columns: empty, or [P] counts: then only
+the coefficients q < columns[p] are computed (the band), and the forward and
+grad_x modes write zeros at the others. w[K, 2, C, F] holds the kernel's
+spectrum at the K = band_size coefficients computed (all P x Q without
+columns), in row-major order. Modes:
 forward (a = x, b = w): y[n, k, f] = sum_c x[n, k, c] conj(w[k, c, f]);
 grad_x (a = dy, b = w): dx[n, k, c] = sum_f dy[n, k, f] w[k, c, f];
 grad_w (a = x, b = dy): dw[k, c, f] = sum_n x[n, k, c] conj(dy[n, k, f]).
-columns: empty, or [P] counts: then only the coefficients q < columns[p] are
-computed and every mode writes zeros at the others (the band).
 The gradients of every mode are calls of the others over the same band.
 )doc");
 
