@@ -34,6 +34,7 @@
 #include "spectral_mul_checks.h"
 #include "spectral_mul_planar_checks.h"
 
+using spectral_check::ColumnsOnDevice;
 using spectral_check::CountNonFinite;
 using spectral_check::DeviceArray;
 using spectral_check::Outcome;
@@ -191,17 +192,10 @@ void BenchPlanar(int64_t n, int64_t p, int64_t q, int64_t channels,
     columns[x] = std::max<int64_t>(1, q - x * q / p);
     kept += columns[x];
   }
-  int64_t* device_columns = nullptr;
-  CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_columns),
-                        p * sizeof(int64_t)));
-  CUDA_CHECK(cudaMemcpy(device_columns, columns.data(), p * sizeof(int64_t),
-                        cudaMemcpyHostToDevice));
+  int64_t* device_columns = ColumnsOnDevice(columns);
   const size_t x_pairs = n * p * q * channels, w_pairs = kept * channels * channels;
   DeviceArray x(RandomComplex(x_pairs, 7)), w(RandomComplex(w_pairs, 8)),
       y(x_pairs), dw(w_pairs);
-  const auto floats = [](const DeviceArray& d) {
-    return reinterpret_cast<float*>(d.ptr);
-  };
   const double gflop = 8.0 * n * channels * channels * kept * 1e-9;
   std::printf("%4ld %3ldx%-3ld %4ld %5ld |", static_cast<long>(n),
               static_cast<long>(p), static_cast<long>(q),
@@ -212,11 +206,11 @@ void BenchPlanar(int64_t n, int64_t p, int64_t q, int64_t channels,
         PlanarGemm::For(mode, n, p, q, channels, channels, device_columns,
                         kept);
     // forward (x, w) -> y; grad_x (y as dy, w) -> x; grad_w (x, y as dy) -> dw.
-    const float* a = floats(mode == PlanarMode::kGradX ? y : x);
-    const float* b = floats(mode == PlanarMode::kGradW ? y : w);
-    float* out = floats(mode == PlanarMode::kForward ? y
-                        : mode == PlanarMode::kGradX ? x
-                                                     : dw);
+    const float* a = (mode == PlanarMode::kGradX ? y : x).floats();
+    const float* b = (mode == PlanarMode::kGradW ? y : w).floats();
+    float* out = (mode == PlanarMode::kForward ? y
+                  : mode == PlanarMode::kGradX ? x
+                                               : dw).floats();
     const float ms = MedianMs(
         [&] { return LaunchSpectralMulPlanar(g, a, b, out, nullptr); },
         repeats);

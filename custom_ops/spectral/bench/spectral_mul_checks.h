@@ -72,6 +72,8 @@ struct DeviceArray {
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;
   float2* f2() const { return reinterpret_cast<float2*>(ptr); }
+  // The values as floats: what the planar kernel reads and writes.
+  float* floats() const { return reinterpret_cast<float*>(ptr); }
   // Every float becomes NaN (all bits set), the "not written" sentinel.
   void FillNaN() const {
     CUDA_CHECK(cudaMemset(ptr, 0xFF, size * sizeof(cfloat)));

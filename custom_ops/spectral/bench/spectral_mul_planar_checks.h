@@ -28,7 +28,8 @@ using tensorflow::functor::spectral_gpu::LaunchSpectralMulPlanar;
 inline std::complex<double> PlanarAt(const PlanarGemm& g, const float* m,
                                      const PlanarStrides& s, int64_t p,
                                      int64_t q, int64_t row, int64_t col) {
-  const float* e = m + g.Offset(s, p, q) + row * s.row + col * s.col;
+  const float* e =
+      m + g.Offset(s, p, q, g.BandIndex(p, q)) + row * s.row + col * s.col;
   return {e[0], e[s.plane]};
 }
 
@@ -63,22 +64,35 @@ inline size_t PlanarPairs(int64_t n, int64_t p, int64_t q, int64_t l) {
   return static_cast<size_t>(n * p * q * l);
 }
 
+// K: the coefficients the band `columns` holds (sum(columns); p x q for the
+// whole box, empty columns).
+inline int64_t BandSize(const std::vector<int64_t>& columns, int64_t p,
+                        int64_t q) {
+  int64_t size = columns.empty() ? p * q : 0;
+  for (const int64_t count : columns) size += count;
+  return size;
+}
+
+// `columns` copied to device memory (free with cudaFree); null when empty.
+inline int64_t* ColumnsOnDevice(const std::vector<int64_t>& columns) {
+  if (columns.empty()) return nullptr;
+  int64_t* device_columns = nullptr;
+  CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_columns),
+                        columns.size() * sizeof(int64_t)));
+  CUDA_CHECK(cudaMemcpy(device_columns, columns.data(),
+                        columns.size() * sizeof(int64_t),
+                        cudaMemcpyHostToDevice));
+  return device_columns;
+}
+
 // One mode at batch n, p x q coefficients, c channels, f filters, over the
 // band `columns` (empty: the whole box); prints a line and returns whether
 // it passed.
 inline bool CheckPlanarMode(PlanarMode mode, const char* name, int64_t n,
                             int64_t p, int64_t q, int64_t c, int64_t f,
                             const std::vector<int64_t>& columns) {
-  int64_t* device_columns = nullptr;
-  if (!columns.empty()) {
-    CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_columns),
-                          columns.size() * sizeof(int64_t)));
-    CUDA_CHECK(cudaMemcpy(device_columns, columns.data(),
-                          columns.size() * sizeof(int64_t),
-                          cudaMemcpyHostToDevice));
-  }
-  int64_t band_size = columns.empty() ? p * q : 0;
-  for (const int64_t count : columns) band_size += count;
+  int64_t* device_columns = ColumnsOnDevice(columns);
+  const int64_t band_size = BandSize(columns, p, q);
   PlanarGemm g =
       PlanarGemm::For(mode, n, p, q, c, f, device_columns, band_size);
   const size_t x = PlanarPairs(n, p, q, c), y = PlanarPairs(n, p, q, f),
@@ -91,11 +105,8 @@ inline bool CheckPlanarMode(PlanarMode mode, const char* name, int64_t n,
   const auto a = RandomComplex(a_size, 11), b = RandomComplex(b_size, 12);
   DeviceArray da(a), db(b), out(out_size);
   out.FillNaN();
-  const auto floats = [](const DeviceArray& d) {
-    return reinterpret_cast<float*>(d.ptr);
-  };
-  CUDA_CHECK(LaunchSpectralMulPlanar(g, floats(da), floats(db), floats(out),
-                                     nullptr));
+  CUDA_CHECK(LaunchSpectralMulPlanar(g, da.floats(), db.floats(),
+                                     out.floats(), nullptr));
   CUDA_CHECK(cudaDeviceSynchronize());
   const auto got = out.ToHost();
   if (device_columns != nullptr) CUDA_CHECK(cudaFree(device_columns));
@@ -122,16 +133,8 @@ inline bool CheckPlanarMode(PlanarMode mode, const char* name, int64_t n,
 // rows of dw and nothing past them; returns whether both held.
 inline bool CheckPlanarShortBand(int64_t n, int64_t p, int64_t q, int64_t c,
                                  int64_t f, const std::vector<int64_t>& band) {
-  int64_t band_size = -1;
-  for (const int64_t count : band) band_size += count;
-  int64_t* device_columns = nullptr;
-  CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_columns),
-                        band.size() * sizeof(int64_t)));
-  CUDA_CHECK(cudaMemcpy(device_columns, band.data(),
-                        band.size() * sizeof(int64_t), cudaMemcpyHostToDevice));
-  const auto floats = [](const DeviceArray& d) {
-    return reinterpret_cast<float*>(d.ptr);
-  };
+  const int64_t band_size = BandSize(band, p, q) - 1;
+  int64_t* device_columns = ColumnsOnDevice(band);
   const size_t w = PlanarPairs(1, band_size, 1, c * f);
   DeviceArray x(RandomComplex(PlanarPairs(n, p, q, c), 21)),
       dy(RandomComplex(PlanarPairs(n, p, q, f), 22)),
@@ -142,11 +145,11 @@ inline bool CheckPlanarShortBand(int64_t n, int64_t p, int64_t q, int64_t c,
   CUDA_CHECK(LaunchSpectralMulPlanar(
       PlanarGemm::For(PlanarMode::kForward, n, p, q, c, f, device_columns,
                       band_size),
-      floats(x), floats(kernel), floats(y), nullptr));
+      x.floats(), kernel.floats(), y.floats(), nullptr));
   CUDA_CHECK(LaunchSpectralMulPlanar(
       PlanarGemm::For(PlanarMode::kGradW, n, p, q, c, f, device_columns,
                       band_size),
-      floats(x), floats(dy), floats(dw), nullptr));
+      x.floats(), dy.floats(), dw.floats(), nullptr));
   CUDA_CHECK(cudaDeviceSynchronize());
   CUDA_CHECK(cudaFree(device_columns));
   const auto forward = y.ToHost(), grad_w = dw.ToHost();

@@ -82,11 +82,12 @@ struct PlanarGemm {
     return index;
   }
 
-  // Where coefficient (p_at, q_at) of an operand with strides s starts.
-  TFC_PLANAR_HOST_DEVICE int64_t Offset(const PlanarStrides& s, int64_t p_at,
-                                        int64_t q_at) const {
-    return p_at * s.p + q_at * s.q +
-           (s.band != 0 ? BandIndex(p_at, q_at) * s.band : 0);
+  // Where coefficient (p_at, q_at), at row band_index of w (BandIndex, found
+  // once per coefficient by the caller), of an operand with strides s starts.
+  TFC_PLANAR_HOST_DEVICE static int64_t Offset(const PlanarStrides& s,
+                                               int64_t p_at, int64_t q_at,
+                                               int64_t band_index) {
+    return p_at * s.p + q_at * s.q + band_index * s.band;
   }
 
   // The strides of a spectrum [M, P, 2, Q, L] (batch layout: x, y, dx, dy)

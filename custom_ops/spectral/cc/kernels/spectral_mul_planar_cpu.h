@@ -220,9 +220,10 @@ TFC_INLINE void RunPlanarUnits(const PlanarCall& c, int64_t begin,
     const int64_t i_begin = (unit % i_blocks) * kPlanarIBlock;
     const int64_t i_end = std::min(g.i, i_begin + kPlanarIBlock);
     if (!g.InBand(p, q) && g.out.band != 0) continue;  // dw: no such slot
-    const int64_t a_at = g.Offset(g.a, p, q);
-    const int64_t out_at = g.Offset(g.out, p, q);
-    const int64_t b_at = g.Offset(g.b, p, q);
+    const int64_t index = g.BandIndex(p, q);
+    const int64_t a_at = g.Offset(g.a, p, q, index);
+    const int64_t out_at = g.Offset(g.out, p, q, index);
+    const int64_t b_at = g.Offset(g.b, p, q, index);
     if (g.r == 0 || !g.InBand(p, q)) {  // an empty sum, or outside the band
       for (int64_t i = i_begin; i < i_end; ++i) {
         std::fill_n(c.out + out_at + i * g.out.row, g.j, 0.0f);

@@ -56,8 +56,8 @@ __global__ void __launch_bounds__(kPlanarThreads)
   const bool missing = in_band && (index < 0 || index >= g.band_size);
   if ((!in_band || missing) && g.out.band != 0) return;
   const bool compute = in_band && !missing;
-  const float* ak = a + (compute ? g.Offset(g.a, p, q) : 0);
-  const float* bk = b + (compute ? g.Offset(g.b, p, q) : 0);
+  const float* ak = a + (compute ? g.Offset(g.a, p, q, index) : 0);
+  const float* bk = b + (compute ? g.Offset(g.b, p, q, index) : 0);
   const int64_t i0 = static_cast<int64_t>(blockIdx.y) * kPlanarBI;
   const int64_t j0 = static_cast<int64_t>(blockIdx.x) * kPlanarBJ;
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
@@ -97,7 +97,7 @@ __global__ void __launch_bounds__(kPlanarThreads)
     }
     __syncthreads();
   }
-  float* o = out + g.Offset(g.out, p, q);
+  float* o = out + g.Offset(g.out, p, q, index);
   for (int t = 0; t < kPlanarTI; ++t) {
     const int64_t i = i0 + ty + 16 * t;
     for (int u = 0; u < kPlanarTJ; ++u) {
